@@ -1,0 +1,559 @@
+//! Compiling a source tree into a generation, and checking one.
+//!
+//! A source tree is what operators edit:
+//! ```text
+//! SRC_DIR/schema/<class>.schema     one schema file per class
+//! SRC_DIR/data/<class>/*.txt        data files (editor backups and dot-files are ignored)
+//! ```
+//! Each data file becomes one segment. Files are parsed, validated and indexed in parallel;
+//! then the whole set is checked (primary keys unique across files, every reference resolves)
+//! and only then published. A file whose bytes and schema are unchanged since the current
+//! generation reuses its published segment, so recompiling after a small hand edit rebuilds
+//! only the edited file. `check` runs the same pipeline into a scratch directory that is
+//! never published.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use fst::Streamer;
+use fst::map::OpBuilder;
+
+use crate::generation::{DbError, Generation, Publisher, SegmentEntry, segment_dir, write_synced};
+use crate::record::{SyntaxError, check_utf8, for_each_record};
+use crate::schema::{Problem, Schema};
+use crate::segment::{DATA_FILE, INDEX_FILE, Segment, SegmentBuilder, Verify};
+
+/// Problems reported per file before the rest are summarised.
+const MAX_PROBLEMS_PER_FILE: usize = 50;
+/// Cross-file problems reported before the rest are summarised.
+const MAX_CROSS_PROBLEMS: usize = 100;
+
+/// A problem in the source tree: `file:line: problem`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    /// Path of the file, relative to the source tree when possible.
+    pub file: String,
+    /// 1-based line (0: the file as a whole).
+    pub line: u32,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.problem)
+    }
+}
+
+/// Why a compile or check failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// The source tree has errors; nothing was published.
+    #[error("{} problem(s) in the source tree; nothing was published", .0.len())]
+    Source(Vec<SourceError>),
+    /// The database could not be written or read.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Compile settings.
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    /// Worker threads (default: available cores).
+    pub threads: usize,
+    /// Generations kept after publication (the current one included).
+    pub keep_generations: usize,
+    /// Reuse published segments of unchanged files.
+    pub reuse: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            keep_generations: 3,
+            reuse: true,
+        }
+    }
+}
+
+/// What a compile did.
+#[derive(Debug, Clone)]
+pub struct CompileReport {
+    /// Generation published (0 for a check).
+    pub generation: u64,
+    /// (class, live records) in class order.
+    pub records: Vec<(String, u64)>,
+    /// Data files read.
+    pub files: usize,
+    /// Segments reused from the previous generation.
+    pub reused: usize,
+    /// Bytes of data read.
+    pub bytes: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Progress callback: (bytes done, bytes total).
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
+struct SourceFile {
+    class: u16,
+    path: PathBuf,
+    rel: String,
+    len: u64,
+}
+
+/// Reads `SRC_DIR/schema/*.schema`.
+pub fn load_schema(src: &Path) -> Result<Schema, CompileError> {
+    let dir = src.join("schema");
+    let entries = fs::read_dir(&dir).map_err(|e| {
+        CompileError::Source(vec![SourceError {
+            file: dir.display().to_string(),
+            line: 0,
+            problem: format!("cannot read the schema directory ({e}); a source tree has schema/ and data/ (see `mkdb gen`)"),
+        }])
+    })?;
+    let mut files = Vec::new();
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "schema") {
+            let t = fs::read_to_string(&p).map_err(|e| DbError::Io {
+                path: p.clone(),
+                source: e,
+            })?;
+            files.push((rel_name(src, &p), t));
+        }
+    }
+    files.sort();
+    Schema::parse(files).map_err(|e| {
+        CompileError::Source(vec![SourceError {
+            file: e.file,
+            line: e.line,
+            problem: e.problem,
+        }])
+    })
+}
+
+fn rel_name(src: &Path, p: &Path) -> String {
+    p.strip_prefix(src).unwrap_or(p).display().to_string()
+}
+
+fn list_sources(src: &Path, schema: &Schema) -> Result<Vec<SourceFile>, CompileError> {
+    let data = src.join("data");
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e| CompileError::Db(DbError::Io { path: p, source: e })
+    };
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let mut dirs: Vec<_> = fs::read_dir(&data).map_err(io(&data))?.flatten().collect();
+    dirs.sort_by_key(|e| e.file_name());
+    for d in dirs {
+        let name = d.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !d.path().is_dir() {
+            continue;
+        }
+        let Some(class) = schema.classes.iter().find(|c| c.name == name) else {
+            errors.push(SourceError {
+                file: rel_name(src, &d.path()),
+                line: 0,
+                problem: format!(
+                    "no schema for class {name:?}; add schema/{name}.schema or rename the directory"
+                ),
+            });
+            continue;
+        };
+        let mut files: Vec<_> = fs::read_dir(d.path())
+            .map_err(io(&d.path()))?
+            .flatten()
+            .collect();
+        files.sort_by_key(|e| e.file_name());
+        for f in files {
+            let fname = f.file_name().to_string_lossy().into_owned();
+            let p = f.path();
+            if fname.starts_with('.') || !fname.ends_with(".txt") || !p.is_file() {
+                continue;
+            }
+            let len = f.metadata().map_err(io(&p))?.len();
+            out.push(SourceFile {
+                class: class.id,
+                rel: rel_name(src, &p),
+                path: p,
+                len,
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(CompileError::Source(errors));
+    }
+    Ok(out)
+}
+
+/// Outcome of building one file: its segment, or its problems.
+type FileResult = Result<Built, Vec<SourceError>>;
+
+enum Built {
+    New(SegmentEntry),
+    Reused(SegmentEntry),
+}
+
+fn build_one(
+    schema: &Schema,
+    f: &SourceFile,
+    publisher: &Publisher,
+    seg_name: String,
+    previous: Option<&Generation>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Built, Vec<SourceError>> {
+    let err = |line: u32, problem: String| SourceError {
+        file: f.rel.clone(),
+        line,
+        problem,
+    };
+    let bytes = fs::read(&f.path).map_err(|e| vec![err(0, format!("cannot read: {e}"))])?;
+    let text = check_utf8(&bytes).map_err(|e| vec![err(e.line, e.problem)])?;
+    let class = schema.class_by_id(f.class);
+    let fp = schema.class_fingerprint(class.id);
+    let hash = xxhash_rust::xxh3::xxh3_64(&bytes);
+    if let Some(prev) = previous {
+        for (e, s) in prev.entries.iter().zip(&prev.segments) {
+            if e.source == f.rel
+                && e.data_hash == hash
+                && e.data_bytes == bytes.len() as u64
+                && e.class == class.name
+                && prev
+                    .schema
+                    .class(&class.name)
+                    .is_some_and(|c| prev.schema.class_fingerprint(c.id) == fp)
+                && s.class() == class.id
+            {
+                progress(bytes.len() as u64);
+                return Ok(Built::Reused(e.clone()));
+            }
+        }
+    }
+    let mut builder = SegmentBuilder::new(class, fp);
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut fields = Vec::new();
+    let mut since = 0usize;
+    let parsed = for_each_record(text, |r| {
+        let before = problems.len();
+        class.validate(r, &mut fields, &mut problems);
+        if problems.len() == before
+            && let Err(e) = builder.add(r, &fields)
+        {
+            problems.push(Problem {
+                line: e.line,
+                problem: e.problem,
+            });
+        }
+        if r.end - since > (8 << 20) {
+            progress((r.end - since) as u64);
+            since = r.end;
+        }
+        if problems.len() > MAX_PROBLEMS_PER_FILE {
+            return Err(SyntaxError {
+                line: r.first_line,
+                problem: "too many problems; stopped reading this file".into(),
+            });
+        }
+        Ok(())
+    });
+    progress((bytes.len() - since) as u64);
+    let mut errors: Vec<SourceError> = problems
+        .into_iter()
+        .map(|p| err(p.line, p.problem))
+        .collect();
+    if let Err(e) = parsed {
+        errors.push(err(e.line, e.problem));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let records = builder.record_count();
+    let index = builder
+        .finish(&bytes)
+        .map_err(|e| vec![err(e.line, e.problem)])?;
+    let dir = publisher
+        .stage_segment(&seg_name)
+        .map_err(|e| vec![err(0, e.to_string())])?;
+    write_synced(&dir.join(DATA_FILE), &bytes).map_err(|e| vec![err(0, e.to_string())])?;
+    write_synced(&dir.join(INDEX_FILE), &index).map_err(|e| vec![err(0, e.to_string())])?;
+    Ok(Built::New(SegmentEntry {
+        class: class.name.clone(),
+        name: seg_name,
+        records,
+        data_bytes: bytes.len() as u64,
+        data_hash: hash,
+        source: f.rel.clone(),
+    }))
+}
+
+/// Compiles `src` into a new generation of `db` and publishes it.
+pub fn compile(
+    src: &Path,
+    db: &Path,
+    opts: &CompileOptions,
+    progress: Progress<'_>,
+) -> Result<CompileReport, CompileError> {
+    let publisher = Publisher::lock(db)?;
+    let previous = if opts.reuse {
+        Generation::open(db).ok()
+    } else {
+        None
+    };
+    run(src, publisher, previous.as_ref(), opts, progress, true)
+}
+
+/// Checks `src` exactly as [`compile`] would, building into a scratch directory that is
+/// removed afterwards. Nothing is published.
+pub fn check(
+    src: &Path,
+    opts: &CompileOptions,
+    progress: Progress<'_>,
+) -> Result<CompileReport, CompileError> {
+    let scratch = std::env::temp_dir().join(format!(
+        "mkdb-check-{}-{}",
+        std::process::id(),
+        crate::generation::rfc3339_now().replace(':', "")
+    ));
+    let result = Publisher::lock(&scratch)
+        .map_err(CompileError::from)
+        .and_then(|p| run(src, p, None, opts, progress, false));
+    let _ = fs::remove_dir_all(&scratch);
+    result
+}
+
+fn run(
+    src: &Path,
+    publisher: Publisher,
+    previous: Option<&Generation>,
+    opts: &CompileOptions,
+    progress: Progress<'_>,
+    publish: bool,
+) -> Result<CompileReport, CompileError> {
+    let start = Instant::now();
+    let schema = load_schema(src)?;
+    let files = list_sources(src, &schema)?;
+    let total: u64 = files.iter().map(|f| f.len).sum();
+    let done = AtomicU64::new(0);
+    let tick = |n: u64| {
+        let d = done.fetch_add(n, Ordering::Relaxed) + n;
+        progress(d.min(total), total);
+    };
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<FileResult>>> =
+        Mutex::new((0..files.len()).map(|_| None).collect());
+    let mut per_class = vec![0usize; schema.classes.len()];
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| {
+            let c = &schema.class_by_id(f.class).name;
+            let n = per_class[usize::from(f.class)];
+            per_class[usize::from(f.class)] += 1;
+            format!("g{:010}-{c}-{n:04}", publisher.number())
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for _ in 0..opts.threads.max(1).min(files.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(f) = files.get(i) else { break };
+                    let r = build_one(&schema, f, &publisher, names[i].clone(), previous, &tick);
+                    results.lock().expect("no panics while holding the lock")[i] = Some(r);
+                }
+            });
+        }
+    });
+    let mut entries = Vec::new();
+    let mut errors = Vec::new();
+    let mut reused = 0;
+    for r in results
+        .into_inner()
+        .expect("workers joined")
+        .into_iter()
+        .flatten()
+    {
+        match r {
+            Ok(Built::New(e)) => entries.push(e),
+            Ok(Built::Reused(e)) => {
+                reused += 1;
+                entries.push(e);
+            }
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(CompileError::Source(errors));
+    }
+    // Open what we built (and what we reuse) to check across files.
+    let mut segments = Vec::new();
+    for e in &entries {
+        let class = schema.class(&e.class).expect("class of a listed file");
+        let staged = publisher
+            .db()
+            .join("segments")
+            .join(format!(".staging-{}", e.name));
+        let dir = if staged.is_dir() {
+            staged
+        } else {
+            segment_dir(publisher.db(), &e.name)
+        };
+        segments.push(
+            Segment::open(
+                &dir,
+                class,
+                schema.class_fingerprint(class.id),
+                Verify::Quick,
+            )
+            .map_err(DbError::from)?,
+        );
+    }
+    let problems = cross_check(&schema, &segments, &entries);
+    if !problems.is_empty() {
+        return Err(CompileError::Source(problems));
+    }
+    let mut records = vec![0u64; schema.classes.len()];
+    for s in &segments {
+        records[usize::from(s.class())] += u64::from(s.record_count());
+    }
+    let bytes = entries.iter().map(|e| e.data_bytes).sum();
+    let generation = if publish {
+        publisher.publish(&schema, entries, opts.keep_generations)?
+    } else {
+        0
+    };
+    Ok(CompileReport {
+        generation,
+        records: schema
+            .classes
+            .iter()
+            .map(|c| (c.name.clone(), records[usize::from(c.id)]))
+            .collect(),
+        files: files.len(),
+        reused,
+        bytes,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// Primary keys unique across files; every reference resolves to an existing record.
+fn cross_check(schema: &Schema, segs: &[Segment], entries: &[SegmentEntry]) -> Vec<SourceError> {
+    let mut out = Vec::new();
+    let of_class =
+        |c: u16| -> Vec<usize> { (0..segs.len()).filter(|&i| segs[i].class() == c).collect() };
+    let locate = |seg: usize, rec: u32, attr: Option<(u16, &[u8])>| -> SourceError {
+        let view = segs[seg].record(rec);
+        let mut line = view.first_line();
+        if let Some((attr, key)) = attr {
+            let ty = schema.class_by_id(segs[seg].class()).attr(attr).ty;
+            for (a, v, l) in view.fields_with_lines() {
+                let mut hit = false;
+                crate::key::for_each_key(ty, v, |k| hit |= k == key);
+                if a == attr && hit {
+                    line = l;
+                    break;
+                }
+            }
+        }
+        SourceError {
+            file: entries[seg].source.clone(),
+            line,
+            problem: String::new(),
+        }
+    };
+    for class in &schema.classes {
+        let idx = of_class(class.id);
+        let pk = class.primary_key;
+        // Primary keys across files.
+        let mut op = OpBuilder::new();
+        for &i in &idx {
+            if let Some(m) = segs[i].exact_map(pk) {
+                op = op.add(m);
+            }
+        }
+        let mut u = op.union();
+        while let Some((k, vals)) = u.next() {
+            if vals.len() > 1 && out.len() < MAX_CROSS_PROBLEMS {
+                let mut v = vals.to_vec();
+                v.sort_by_key(|x| x.index);
+                let (a, b) = (idx[v[0].index], idx[v[1].index]);
+                let ra = segs[a].decode(v[0].value).next().unwrap_or(0);
+                let rb = segs[b].decode(v[1].value).next().unwrap_or(0);
+                let first = locate(a, ra, None);
+                let mut e = locate(b, rb, None);
+                e.problem = format!(
+                    "duplicate {} {:?}: also at {}:{}",
+                    class.pk().name,
+                    String::from_utf8_lossy(k),
+                    first.file,
+                    first.line
+                );
+                out.push(e);
+            }
+        }
+        // References from this class's attributes.
+        for a in class.attrs.iter().filter(|a| a.references.is_some()) {
+            let target = schema
+                .class(a.references.as_deref().unwrap_or_default())
+                .expect("checked by Schema::parse");
+            let tidx = of_class(target.id);
+            let mut src_op = OpBuilder::new();
+            for &i in &idx {
+                if let Some(m) = segs[i].exact_map(a.id) {
+                    src_op = src_op.add(m);
+                }
+            }
+            let mut tgt_op = OpBuilder::new();
+            for &i in &tidx {
+                if let Some(m) = segs[i].exact_map(target.primary_key) {
+                    tgt_op = tgt_op.add(m);
+                }
+            }
+            let mut refs = src_op.union();
+            let mut keys = tgt_op.union();
+            let mut cur: Option<Vec<u8>> = keys.next().map(|(k, _)| k.to_vec());
+            while let Some((k, vals)) = refs.next() {
+                while cur.as_deref().is_some_and(|c| c < k) {
+                    cur = keys.next().map(|(k, _)| k.to_vec());
+                }
+                if cur.as_deref() == Some(k) {
+                    continue;
+                }
+                if out.len() >= MAX_CROSS_PROBLEMS {
+                    break;
+                }
+                let v = vals
+                    .iter()
+                    .min_by_key(|x| x.index)
+                    .expect("union yields at least one value");
+                let seg = idx[v.index];
+                let rec = segs[seg].decode(v.value).next().unwrap_or(0);
+                let mut e = locate(seg, rec, Some((a.id, k)));
+                e.problem = format!(
+                    "{} {:?} refers to a {} that does not exist (no record with {} {:?})",
+                    a.name,
+                    String::from_utf8_lossy(k),
+                    target.name,
+                    target.pk().name,
+                    String::from_utf8_lossy(k)
+                );
+                out.push(e);
+            }
+        }
+    }
+    if out.len() >= MAX_CROSS_PROBLEMS {
+        out.push(SourceError {
+            file: "(source tree)".into(),
+            line: 0,
+            problem: format!("stopped after {MAX_CROSS_PROBLEMS} problems"),
+        });
+    }
+    out
+}

@@ -1,0 +1,659 @@
+//! Generations: a published, immutable set of segments plus the schema they were built with.
+//!
+//! On disk (`DB_DIR`):
+//! ```text
+//! CURRENT                          number of the generation readers open ("17\n")
+//! LOCK                             held (flock) by the one process publishing
+//! generations/0000000017/MANIFEST  text: segments in order, with sizes and hashes, checksummed
+//! generations/0000000017/schema/   the class schema files the segments were compiled with
+//! segments/<name>/data.txt         verbatim MKDB text
+//! segments/<name>/index.mkdb       the compiled index (see `segment`)
+//! ```
+//! Publication writes everything under temporary names, syncs files, renames them into place,
+//! syncs directories, and finally replaces `CURRENT` the same way, so a reader sees the old
+//! generation or the new one, never a mix. Segments are shared between generations when
+//! unchanged. Old generations are removed by [`gc`]; a reader that still maps their files keeps
+//! them valid (an unlinked file stays readable while mapped).
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::schema::{Schema, SchemaError};
+use crate::segment::{Segment, SegmentError, Verify};
+
+/// Manifest format version.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// Errors opening or publishing a database, each naming the path and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// An I/O error on a path.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// No generation has been published in this directory.
+    #[error(
+        "{path}: no MKDB database here (no CURRENT file); create one with `loader compile SRC_DIR {path}`"
+    )]
+    NoDatabase {
+        /// The database directory.
+        path: PathBuf,
+    },
+    /// A manifest or CURRENT file is malformed.
+    #[error("{path}: {problem}; rebuild with `loader compile SRC_DIR DB_DIR`")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A segment was refused.
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+    /// The stored schema is invalid.
+    #[error("stored schema: {0}")]
+    Schema(#[from] SchemaError),
+    /// Another process is publishing.
+    #[error(
+        "{path}: another process is publishing to this database (it holds the lock); wait for it to finish"
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DbError + '_ {
+    move |source| DbError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// One segment as listed in a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentEntry {
+    /// Class name.
+    pub class: String,
+    /// Directory name under `segments/`.
+    pub name: String,
+    /// Live records.
+    pub records: u32,
+    /// Data file size.
+    pub data_bytes: u64,
+    /// Data file xxh3.
+    pub data_hash: u64,
+    /// Source file it was compiled from, relative to the source tree (for messages).
+    pub source: String,
+}
+
+/// A parsed manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Generation number.
+    pub generation: u64,
+    /// RFC 3339 creation time.
+    pub created: String,
+    /// Segments in order.
+    pub segments: Vec<SegmentEntry>,
+}
+
+impl Manifest {
+    /// The manifest text, with its checksum line.
+    pub fn to_text(&self) -> String {
+        let mut t =
+            String::from("# MKDB generation manifest, written by the loader; do not edit.\n");
+        t.push_str(&format!(
+            "format: {MANIFEST_VERSION}\ngeneration: {}\ncreated: {}\n",
+            self.generation, self.created
+        ));
+        for s in &self.segments {
+            t.push_str(&format!(
+                "segment: {} {} records={} data-bytes={} data-xxh3={:016x} source={}\n",
+                s.class, s.name, s.records, s.data_bytes, s.data_hash, s.source
+            ));
+        }
+        let sum = xxhash_rust::xxh3::xxh3_64(t.as_bytes());
+        t.push_str(&format!("checksum: {sum:016x}\n"));
+        t
+    }
+
+    /// Parses and checks a manifest.
+    pub fn parse(text: &str) -> Result<Manifest, String> {
+        let Some(pos) = text.rfind("checksum: ") else {
+            return Err("manifest has no checksum line".into());
+        };
+        let want =
+            u64::from_str_radix(text[pos + 10..].trim(), 16).map_err(|_| "bad checksum line")?;
+        if xxhash_rust::xxh3::xxh3_64(&text.as_bytes()[..pos]) != want {
+            return Err("manifest checksum mismatch (edited or truncated)".into());
+        }
+        let mut m = Manifest {
+            generation: 0,
+            created: String::new(),
+            segments: Vec::new(),
+        };
+        for line in text[..pos]
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let (tag, value) = line
+                .split_once(": ")
+                .ok_or_else(|| format!("bad manifest line {line:?}"))?;
+            match tag {
+                "format" if value == MANIFEST_VERSION.to_string() => {}
+                "format" => {
+                    return Err(format!(
+                        "manifest format {value}; this mkdb reads {MANIFEST_VERSION}"
+                    ));
+                }
+                "generation" => {
+                    m.generation = value.parse().map_err(|_| "bad generation number")?
+                }
+                "created" => m.created = value.to_string(),
+                "segment" => {
+                    let mut parts = value.splitn(3, ' ');
+                    let class = parts.next().unwrap_or_default().to_string();
+                    let name = parts.next().unwrap_or_default().to_string();
+                    let mut e = SegmentEntry {
+                        class,
+                        name,
+                        records: 0,
+                        data_bytes: 0,
+                        data_hash: 0,
+                        source: String::new(),
+                    };
+                    let rest = parts.next().unwrap_or_default();
+                    let (kv, source) = rest.split_once(" source=").unwrap_or((rest, ""));
+                    e.source = source.to_string();
+                    for p in kv.split(' ') {
+                        let (k, v) = p.split_once('=').ok_or("bad segment line")?;
+                        match k {
+                            "records" => e.records = v.parse().map_err(|_| "bad records")?,
+                            "data-bytes" => {
+                                e.data_bytes = v.parse().map_err(|_| "bad data-bytes")?
+                            }
+                            "data-xxh3" => {
+                                e.data_hash = u64::from_str_radix(v, 16).map_err(|_| "bad hash")?
+                            }
+                            _ => return Err(format!("unknown segment property {k}")),
+                        }
+                    }
+                    if e.name.is_empty() || e.name.contains(['/', '\\']) || e.name.starts_with('.')
+                    {
+                        return Err(format!("bad segment name {:?}", e.name));
+                    }
+                    m.segments.push(e);
+                }
+                _ => return Err(format!("unknown manifest line {line:?}")),
+            }
+        }
+        Ok(m)
+    }
+}
+
+/// Directory of a generation.
+pub fn generation_dir(db: &Path, number: u64) -> PathBuf {
+    db.join("generations").join(format!("{number:010}"))
+}
+
+/// Directory of a segment.
+pub fn segment_dir(db: &Path, name: &str) -> PathBuf {
+    db.join("segments").join(name)
+}
+
+/// The number in `CURRENT`.
+pub fn current_number(db: &Path) -> Result<u64, DbError> {
+    let p = db.join("CURRENT");
+    match fs::read_to_string(&p) {
+        Ok(t) => t.trim().parse().map_err(|_| DbError::Corrupt {
+            path: p,
+            problem: "CURRENT does not hold a generation number".into(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(DbError::NoDatabase {
+            path: db.to_path_buf(),
+        }),
+        Err(e) => Err(DbError::Io { path: p, source: e }),
+    }
+}
+
+/// An opened generation: the unit a reader queries.
+#[derive(Debug)]
+pub struct Generation {
+    /// Generation number.
+    pub number: u64,
+    /// When it was published (RFC 3339).
+    pub created: String,
+    /// The schema it was compiled with.
+    pub schema: Schema,
+    /// Segments in manifest order.
+    pub segments: Vec<Arc<Segment>>,
+    /// Manifest entries, parallel to `segments`.
+    pub entries: Vec<SegmentEntry>,
+    /// For each class id, the indices into `segments` of its segments, in order.
+    pub by_class: Vec<Vec<u32>>,
+}
+
+impl Generation {
+    /// Opens the current generation of `db`, verifying every segment fully.
+    pub fn open(db: &Path) -> Result<Generation, DbError> {
+        Generation::open_reusing(db, None)
+    }
+
+    /// Opens the current generation, reusing already-verified segments of `previous` that the
+    /// new one shares (a cheap switch when only a few segments changed). A generation removed
+    /// by garbage collection while being opened is retried with the newer `CURRENT`.
+    pub fn open_reusing(db: &Path, previous: Option<&Generation>) -> Result<Generation, DbError> {
+        let mut last = None;
+        for _ in 0..5 {
+            let n = current_number(db)?;
+            match Generation::open_number(db, n, previous) {
+                Err(DbError::Io { source, path })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    last = Some(DbError::Io { source, path });
+                    if current_number(db)? == n {
+                        break;
+                    }
+                }
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or(DbError::NoDatabase {
+            path: db.to_path_buf(),
+        }))
+    }
+
+    /// Opens generation `number`.
+    pub fn open_number(
+        db: &Path,
+        number: u64,
+        previous: Option<&Generation>,
+    ) -> Result<Generation, DbError> {
+        let gdir = generation_dir(db, number);
+        let mpath = gdir.join("MANIFEST");
+        let text = fs::read_to_string(&mpath).map_err(io_err(&mpath))?;
+        let manifest = Manifest::parse(&text).map_err(|problem| DbError::Corrupt {
+            path: mpath.clone(),
+            problem,
+        })?;
+        let sdir = gdir.join("schema");
+        let mut files = Vec::new();
+        for e in fs::read_dir(&sdir).map_err(io_err(&sdir))? {
+            let e = e.map_err(io_err(&sdir))?;
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "schema") {
+                let t = fs::read_to_string(&p).map_err(io_err(&p))?;
+                files.push((p.display().to_string(), t));
+            }
+        }
+        let schema = Schema::parse(files)?;
+        let reuse: HashMap<&str, &Arc<Segment>> = previous
+            .into_iter()
+            .flat_map(|g| g.entries.iter().map(|e| e.name.as_str()).zip(&g.segments))
+            .collect();
+        let mut segments = Vec::new();
+        let mut by_class = vec![Vec::new(); schema.classes.len()];
+        for e in &manifest.segments {
+            let Some(class) = schema.class(&e.class) else {
+                return Err(DbError::Corrupt {
+                    path: mpath,
+                    problem: format!("segment of unknown class {}", e.class),
+                });
+            };
+            let fp = schema.class_fingerprint(class.id);
+            let seg = match reuse.get(e.name.as_str()) {
+                Some(s)
+                    if s.class() == class.id
+                        && s.data_hash() == e.data_hash
+                        && previous
+                            .is_some_and(|p| same_class_schema(&p.schema, &schema, class.id)) =>
+                {
+                    Arc::clone(s)
+                }
+                _ => Arc::new(Segment::open(
+                    &segment_dir(db, &e.name),
+                    class,
+                    fp,
+                    Verify::Full,
+                )?),
+            };
+            if seg.data_hash() != e.data_hash || seg.record_count() != e.records {
+                return Err(DbError::Corrupt {
+                    path: mpath,
+                    problem: format!("segment {} does not match the manifest", e.name),
+                });
+            }
+            by_class[usize::from(class.id)].push(segments.len() as u32);
+            segments.push(seg);
+        }
+        Ok(Generation {
+            number: manifest.generation,
+            created: manifest.created,
+            schema,
+            segments,
+            entries: manifest.segments,
+            by_class,
+        })
+    }
+
+    /// Total live records of a class.
+    pub fn record_count(&self, class: u16) -> u64 {
+        self.by_class[usize::from(class)]
+            .iter()
+            .map(|&s| u64::from(self.segments[s as usize].record_count()))
+            .sum()
+    }
+}
+
+fn same_class_schema(a: &Schema, b: &Schema, class: u16) -> bool {
+    a.classes.len() == b.classes.len() && a.class_fingerprint(class) == b.class_fingerprint(class)
+}
+
+/// Current time as RFC 3339 UTC (seconds).
+pub fn rfc3339_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+/// Seconds since the epoch as RFC 3339 UTC.
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Writes `bytes` to `path` durably: temporary file in the same directory, fsync, rename,
+/// fsync of the directory.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), DbError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        path.file_name()
+            .map_or_else(Default::default, |n| n.to_string_lossy())
+    ));
+    {
+        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(bytes).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+    }
+    fs::rename(&tmp, path).map_err(io_err(path))?;
+    sync_dir(dir)
+}
+
+/// fsync of a directory, making renames in it durable.
+pub fn sync_dir(dir: &Path) -> Result<(), DbError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+/// Writes a file and syncs it (no rename: used inside a staging directory).
+pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), DbError> {
+    let mut f = File::create(path).map_err(io_err(path))?;
+    f.write_all(bytes).map_err(io_err(path))?;
+    f.sync_all().map_err(io_err(path))
+}
+
+/// The exclusive right to publish generations into a database directory.
+#[derive(Debug)]
+pub struct Publisher {
+    db: PathBuf,
+    _lock: File,
+    number: u64,
+}
+
+impl Publisher {
+    /// Creates the database layout if needed and takes the publication lock (without waiting).
+    pub fn lock(db: &Path) -> Result<Publisher, DbError> {
+        for d in [
+            db.to_path_buf(),
+            db.join("generations"),
+            db.join("segments"),
+        ] {
+            fs::create_dir_all(&d).map_err(io_err(&d))?;
+        }
+        let lp = db.join("LOCK");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lp)
+            .map_err(io_err(&lp))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(DbError::Locked { path: lp }),
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(DbError::Io {
+                    path: lp,
+                    source: e,
+                });
+            }
+        }
+        let mut number = match current_number(db) {
+            Ok(n) => n + 1,
+            Err(DbError::NoDatabase { .. }) => 1,
+            Err(e) => return Err(e),
+        };
+        // Never reuse the number of a generation directory left by an interrupted publication.
+        let gens = db.join("generations");
+        for e in fs::read_dir(&gens).map_err(io_err(&gens))?.flatten() {
+            if let Some(n) = e.file_name().to_str().and_then(|s| s.parse::<u64>().ok()) {
+                number = number.max(n + 1);
+            }
+        }
+        Ok(Publisher {
+            db: db.to_path_buf(),
+            _lock: lock,
+            number,
+        })
+    }
+
+    /// The database directory.
+    pub fn db(&self) -> &Path {
+        &self.db
+    }
+
+    /// Number of the generation being prepared.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// A fresh staging directory for a new segment named `name`; published by [`Self::publish`].
+    pub fn stage_segment(&self, name: &str) -> Result<PathBuf, DbError> {
+        let d = self.db.join("segments").join(format!(".staging-{name}"));
+        if d.exists() {
+            fs::remove_dir_all(&d).map_err(io_err(&d))?;
+        }
+        fs::create_dir_all(&d).map_err(io_err(&d))?;
+        Ok(d)
+    }
+
+    /// Publishes a generation made of `segments` (new ones staged with [`Self::stage_segment`],
+    /// or existing published ones reused) and `schema`, then makes it current and collects
+    /// garbage, keeping the `keep` newest generations. Returns the generation number.
+    pub fn publish(
+        self,
+        schema: &Schema,
+        segments: Vec<SegmentEntry>,
+        keep: usize,
+    ) -> Result<u64, DbError> {
+        let segs = self.db.join("segments");
+        for e in &segments {
+            let staged = segs.join(format!(".staging-{}", e.name));
+            if staged.exists() {
+                let fin = segs.join(&e.name);
+                fs::rename(&staged, &fin).map_err(io_err(&fin))?;
+                sync_dir(&fin)?;
+            } else if !segs.join(&e.name).is_dir() {
+                return Err(DbError::Corrupt {
+                    path: segs.join(&e.name),
+                    problem: "segment to publish does not exist".into(),
+                });
+            }
+        }
+        sync_dir(&segs)?;
+        let gdir = generation_dir(&self.db, self.number);
+        let tmp = self
+            .db
+            .join("generations")
+            .join(format!(".staging-{:010}", self.number));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+        }
+        fs::create_dir_all(tmp.join("schema")).map_err(io_err(&tmp))?;
+        for c in &schema.classes {
+            write_synced(
+                &tmp.join("schema").join(format!("{}.schema", c.name)),
+                c.source.as_bytes(),
+            )?;
+        }
+        sync_dir(&tmp.join("schema"))?;
+        let manifest = Manifest {
+            generation: self.number,
+            created: rfc3339_now(),
+            segments,
+        };
+        write_synced(&tmp.join("MANIFEST"), manifest.to_text().as_bytes())?;
+        sync_dir(&tmp)?;
+        fs::rename(&tmp, &gdir).map_err(io_err(&gdir))?;
+        sync_dir(&self.db.join("generations"))?;
+        atomic_write(
+            &self.db.join("CURRENT"),
+            format!("{}\n", self.number).as_bytes(),
+        )?;
+        gc(&self.db, keep)?;
+        Ok(self.number)
+    }
+}
+
+/// Removes generations older than the `keep` newest (never the current one), segments no
+/// remaining generation lists, and staging left by interrupted publications. Call only while
+/// holding the [`Publisher`] lock. Readers that still map removed files keep them valid.
+pub fn gc(db: &Path, keep: usize) -> Result<(), DbError> {
+    let current = current_number(db)?;
+    let gens = db.join("generations");
+    let mut numbers = BTreeSet::new();
+    for e in fs::read_dir(&gens).map_err(io_err(&gens))?.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".staging-") {
+            fs::remove_dir_all(e.path()).map_err(io_err(&e.path()))?;
+        } else if let Ok(n) = name.parse::<u64>() {
+            numbers.insert(n);
+        }
+    }
+    let kept: Vec<u64> = numbers
+        .iter()
+        .rev()
+        .copied()
+        .filter(|&n| n <= current)
+        .take(keep.max(1))
+        .collect();
+    let mut live = BTreeSet::new();
+    for &n in &numbers {
+        let dir = generation_dir(db, n);
+        if kept.contains(&n) {
+            let mpath = dir.join("MANIFEST");
+            let text = fs::read_to_string(&mpath).map_err(io_err(&mpath))?;
+            let m = Manifest::parse(&text).map_err(|problem| DbError::Corrupt {
+                path: mpath,
+                problem,
+            })?;
+            live.extend(m.segments.into_iter().map(|s| s.name));
+        } else {
+            fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
+        }
+    }
+    let segs = db.join("segments");
+    for e in fs::read_dir(&segs).map_err(io_err(&segs))?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !live.contains(&name) {
+            fs::remove_dir_all(e.path()).map_err(io_err(&e.path()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_round_trip_and_checksum() {
+        let m = Manifest {
+            generation: 7,
+            created: "2026-11-23T03:00:00Z".into(),
+            segments: vec![SegmentEntry {
+                class: "domain".into(),
+                name: "g0000000007-domain-0000".into(),
+                records: 3,
+                data_bytes: 100,
+                data_hash: 0xabc,
+                source: "data/domain/a file.txt".into(),
+            }],
+        };
+        let t = m.to_text();
+        let p = Manifest::parse(&t).unwrap();
+        assert_eq!(p.segments, m.segments);
+        assert_eq!(p.generation, 7);
+        assert!(
+            Manifest::parse(&t.replace("records=3", "records=4"))
+                .unwrap_err()
+                .contains("checksum")
+        );
+        assert!(Manifest::parse(&t[..t.len() / 2]).is_err());
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(989_020_800), "2001-05-05T00:00:00Z");
+        assert_eq!(rfc3339(1_795_402_800), "2026-11-23T03:00:00Z");
+    }
+
+    #[test]
+    fn lock_is_exclusive() {
+        let d = tempfile::tempdir().unwrap();
+        let p = Publisher::lock(d.path()).unwrap();
+        assert_eq!(p.number(), 1);
+        assert!(matches!(
+            Publisher::lock(d.path()),
+            Err(DbError::Locked { .. })
+        ));
+        drop(p);
+        Publisher::lock(d.path()).unwrap();
+    }
+
+    #[test]
+    fn open_without_database_says_what_to_do() {
+        let d = tempfile::tempdir().unwrap();
+        let e = Generation::open(d.path()).unwrap_err().to_string();
+        assert!(e.contains("loader compile"), "{e}");
+    }
+}

@@ -1,0 +1,32 @@
+//! MKDB: the registry's database of hand-editable text records compiled into memory-mapped
+//! fst indexes.
+//!
+//! The pieces, in data-flow order:
+//! - [`record`]: the `Tag: value` text format (records separated by `---`).
+//! - [`schema`]: per-class schema files: attributes, aliases, checks, index kinds, labels.
+//! - [`key`]: normalisation of values and queries into index keys (case, IDN, IP).
+//! - [`segment`]: one data file plus its compiled index (record table, field table, fsts).
+//! - [`generation`]: immutable sets of segments published atomically; opening; GC.
+//! - [`compile`]: source tree to generation, with cross-file checks (`loader compile`,
+//!   `mkdb check`).
+//! - [`query`]: the whois query language and its execution.
+//! - [`render`]: whois output of records and whole answers.
+//! - [`synth`]: a deterministic synthetic registry for demos, tests and benchmarks.
+//! - [`bytes`]: mapped files (the crate's only `unsafe`) and shared byte windows.
+#![deny(missing_docs)]
+
+pub mod bytes;
+pub mod compile;
+// #[path = "gen.rs"] pub mod synth; (being written)
+pub mod generation;
+pub mod key;
+pub mod query;
+pub mod record;
+pub mod render;
+pub mod schema;
+pub mod segment;
+
+pub use compile::{CompileError, CompileOptions, CompileReport, SourceError, check, compile};
+pub use generation::{DbError, Generation};
+pub use query::{Hits, Query, QueryError, RecordRef};
+pub use schema::Schema;
