@@ -34,6 +34,9 @@ enum Command {
         /// Rebuild every segment even if its file is unchanged.
         #[arg(long)]
         full: bool,
+        /// Also print how long each phase took.
+        #[arg(long, short)]
+        verbose: bool,
     },
 }
 
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
             threads,
             keep,
             full,
+            verbose,
         } => {
             let mut opts = mkdb::CompileOptions {
                 keep_generations: keep.max(1),
@@ -93,6 +97,11 @@ fn main() -> ExitCode {
                         rep.bytes,
                         rep.elapsed.as_secs_f64()
                     );
+                    if verbose {
+                        for (phase, d) in &rep.phases {
+                            println!("  {phase}: {:.2}s", d.as_secs_f64());
+                        }
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(mkdb::CompileError::Source(errors)) => {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use fst::Streamer;
 use fst::map::OpBuilder;
 
-use crate::generation::{DbError, Generation, Publisher, SegmentEntry, segment_dir, write_synced};
+use crate::generation::{DbError, Generation, Publisher, SegmentEntry, segment_dir};
 use crate::record::{SyntaxError, check_utf8, for_each_record};
 use crate::schema::{Problem, Schema};
 use crate::segment::{DATA_FILE, INDEX_FILE, Segment, SegmentBuilder, Verify};
@@ -96,6 +96,8 @@ pub struct CompileReport {
     pub bytes: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// Wall time of each phase: (phase, duration).
+    pub phases: Vec<(&'static str, Duration)>,
 }
 
 /// Progress callback: (bytes done, bytes total).
@@ -209,6 +211,7 @@ fn build_one(
     seg_name: String,
     previous: Option<&Generation>,
     progress: &(dyn Fn(u64) + Sync),
+    written: &(dyn Fn(PathBuf) + Sync),
 ) -> Result<Built, Vec<SourceError>> {
     let err = |line: u32, problem: String| SourceError {
         file: f.rel.clone(),
@@ -282,8 +285,11 @@ fn build_one(
     let dir = publisher
         .stage_segment(&seg_name)
         .map_err(|e| vec![err(0, e.to_string())])?;
-    write_synced(&dir.join(DATA_FILE), &bytes).map_err(|e| vec![err(0, e.to_string())])?;
-    write_synced(&dir.join(INDEX_FILE), &index).map_err(|e| vec![err(0, e.to_string())])?;
+    for (name, content) in [(DATA_FILE, &bytes[..]), (INDEX_FILE, &index[..])] {
+        let path = dir.join(name);
+        fs::write(&path, content).map_err(|e| vec![err(0, format!("{}: {e}", path.display()))])?;
+        written(path);
+    }
     Ok(Built::New(SegmentEntry {
         class: class.name.clone(),
         name: seg_name,
@@ -338,6 +344,12 @@ fn run(
     publish: bool,
 ) -> Result<CompileReport, CompileError> {
     let start = Instant::now();
+    let mut phases = Vec::new();
+    let mut mark = Instant::now();
+    let mut phase = |name: &'static str| {
+        phases.push((name, mark.elapsed()));
+        mark = Instant::now();
+    };
     let schema = load_schema(src)?;
     let files = list_sources(src, &schema)?;
     let total: u64 = files.iter().map(|f| f.len).sum();
@@ -359,18 +371,56 @@ fn run(
             format!("g{:010}-{c}-{n:04}", publisher.number())
         })
         .collect();
+    // Workers write files; one syncer thread makes them durable, so fsync overlaps with
+    // parsing. A check publishes nothing and needs no durability.
+    let (to_sync, sync_queue) = std::sync::mpsc::channel::<PathBuf>();
+    let sync_errors: Mutex<Vec<SourceError>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
+        s.spawn(|| {
+            for path in sync_queue {
+                if let Err(e) = fs::File::open(&path).and_then(|f| f.sync_all()) {
+                    sync_errors.lock().expect("syncer lock").push(SourceError {
+                        file: path.display().to_string(),
+                        line: 0,
+                        problem: format!("cannot make the compiled file durable: {e}"),
+                    });
+                }
+            }
+        });
         for _ in 0..opts.threads.max(1).min(files.len().max(1)) {
-            s.spawn(|| {
+            let to_sync = to_sync.clone();
+            let (files, names, next, results, tick) = (&files, &names, &next, &results, &tick);
+            let (schema, publisher) = (&schema, &publisher);
+            s.spawn(move || {
+                let written = |p: PathBuf| {
+                    if publish {
+                        let _ = to_sync.send(p);
+                    }
+                };
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(f) = files.get(i) else { break };
-                    let r = build_one(&schema, f, &publisher, names[i].clone(), previous, &tick);
+                    let r = build_one(
+                        schema,
+                        f,
+                        publisher,
+                        names[i].clone(),
+                        previous,
+                        tick,
+                        &written,
+                    );
                     results.lock().expect("no panics while holding the lock")[i] = Some(r);
                 }
             });
         }
+        drop(to_sync);
     });
+    let mut sync_errors = sync_errors.into_inner().expect("syncer joined");
+    if !sync_errors.is_empty() {
+        sync_errors.truncate(MAX_CROSS_PROBLEMS);
+        return Err(CompileError::Source(sync_errors));
+    }
+    phase("parse, validate, index, write");
     let mut entries = Vec::new();
     let mut errors = Vec::new();
     let mut reused = 0;
@@ -415,7 +465,9 @@ fn run(
             .map_err(DbError::from)?,
         );
     }
-    let problems = cross_check(&schema, &segments, &entries);
+    phase("open built segments");
+    let problems = cross_check(&schema, &segments, &entries, opts.threads);
+    phase("cross-file checks");
     if !problems.is_empty() {
         return Err(CompileError::Source(problems));
     }
@@ -429,6 +481,7 @@ fn run(
     } else {
         0
     };
+    phase("publish");
     Ok(CompileReport {
         generation,
         records: schema
@@ -440,11 +493,69 @@ fn run(
         reused,
         bytes,
         elapsed: start.elapsed(),
+        phases,
     })
 }
 
+/// One cross-file check: a class's primary keys, or one referencing attribute.
+#[derive(Debug, Clone, Copy)]
+enum CrossJob {
+    PrimaryKeys(u16),
+    References(u16, u16),
+}
+
 /// Primary keys unique across files; every reference resolves to an existing record.
-fn cross_check(schema: &Schema, segs: &[Segment], entries: &[SegmentEntry]) -> Vec<SourceError> {
+/// Jobs run on `threads` threads; problems are reported in job order.
+fn cross_check(
+    schema: &Schema,
+    segs: &[Segment],
+    entries: &[SegmentEntry],
+    threads: usize,
+) -> Vec<SourceError> {
+    let mut jobs = Vec::new();
+    for c in &schema.classes {
+        jobs.push(CrossJob::PrimaryKeys(c.id));
+        for a in c.attrs.iter().filter(|a| a.references.is_some()) {
+            jobs.push(CrossJob::References(c.id, a.id));
+        }
+    }
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Vec<SourceError>>> = Mutex::new(vec![Vec::new(); jobs.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&job) = jobs.get(i) else { break };
+                    let r = cross_job(schema, segs, entries, job);
+                    results.lock().expect("no panics while holding the lock")[i] = r;
+                }
+            });
+        }
+    });
+    let mut out: Vec<SourceError> = results
+        .into_inner()
+        .expect("joined")
+        .into_iter()
+        .flatten()
+        .collect();
+    if out.len() > MAX_CROSS_PROBLEMS {
+        out.truncate(MAX_CROSS_PROBLEMS);
+        out.push(SourceError {
+            file: "(source tree)".into(),
+            line: 0,
+            problem: format!("stopped after {MAX_CROSS_PROBLEMS} problems"),
+        });
+    }
+    out
+}
+
+fn cross_job(
+    schema: &Schema,
+    segs: &[Segment],
+    entries: &[SegmentEntry],
+    job: CrossJob,
+) -> Vec<SourceError> {
     let mut out = Vec::new();
     let of_class =
         |c: u16| -> Vec<usize> { (0..segs.len()).filter(|&i| segs[i].class() == c).collect() };
@@ -468,19 +579,27 @@ fn cross_check(schema: &Schema, segs: &[Segment], entries: &[SegmentEntry]) -> V
             problem: String::new(),
         }
     };
-    for class in &schema.classes {
-        let idx = of_class(class.id);
-        let pk = class.primary_key;
-        // Primary keys across files.
+    let union_of = |idx: &[usize], attr: u16| {
         let mut op = OpBuilder::new();
-        for &i in &idx {
-            if let Some(m) = segs[i].exact_map(pk) {
+        for &i in idx {
+            if let Some(m) = segs[i].exact_map(attr) {
                 op = op.add(m);
             }
         }
-        let mut u = op.union();
-        while let Some((k, vals)) = u.next() {
-            if vals.len() > 1 && out.len() < MAX_CROSS_PROBLEMS {
+        op.union()
+    };
+    match job {
+        CrossJob::PrimaryKeys(class) => {
+            let class = schema.class_by_id(class);
+            let idx = of_class(class.id);
+            let mut u = union_of(&idx, class.primary_key);
+            while let Some((k, vals)) = u.next() {
+                if vals.len() < 2 {
+                    continue;
+                }
+                if out.len() > MAX_CROSS_PROBLEMS {
+                    break;
+                }
                 let mut v = vals.to_vec();
                 v.sort_by_key(|x| x.index);
                 let (a, b) = (idx[v[0].index], idx[v[1].index]);
@@ -498,26 +617,17 @@ fn cross_check(schema: &Schema, segs: &[Segment], entries: &[SegmentEntry]) -> V
                 out.push(e);
             }
         }
-        // References from this class's attributes.
-        for a in class.attrs.iter().filter(|a| a.references.is_some()) {
+        CrossJob::References(class, attr) => {
+            let class = schema.class_by_id(class);
+            let a = class.attr(attr);
             let target = schema
                 .class(a.references.as_deref().unwrap_or_default())
                 .expect("checked by Schema::parse");
+            let idx = of_class(class.id);
             let tidx = of_class(target.id);
-            let mut src_op = OpBuilder::new();
-            for &i in &idx {
-                if let Some(m) = segs[i].exact_map(a.id) {
-                    src_op = src_op.add(m);
-                }
-            }
-            let mut tgt_op = OpBuilder::new();
-            for &i in &tidx {
-                if let Some(m) = segs[i].exact_map(target.primary_key) {
-                    tgt_op = tgt_op.add(m);
-                }
-            }
-            let mut refs = src_op.union();
-            let mut keys = tgt_op.union();
+            // Merge join of two sorted key streams.
+            let mut refs = union_of(&idx, a.id);
+            let mut keys = union_of(&tidx, target.primary_key);
             let mut cur: Option<Vec<u8>> = keys.next().map(|(k, _)| k.to_vec());
             while let Some((k, vals)) = refs.next() {
                 while cur.as_deref().is_some_and(|c| c < k) {
@@ -526,13 +636,13 @@ fn cross_check(schema: &Schema, segs: &[Segment], entries: &[SegmentEntry]) -> V
                 if cur.as_deref() == Some(k) {
                     continue;
                 }
-                if out.len() >= MAX_CROSS_PROBLEMS {
+                if out.len() > MAX_CROSS_PROBLEMS {
                     break;
                 }
                 let v = vals
                     .iter()
                     .min_by_key(|x| x.index)
-                    .expect("union yields at least one value");
+                    .expect("union yields a value");
                 let seg = idx[v.index];
                 let rec = segs[seg].decode(v.value).next().unwrap_or(0);
                 let mut e = locate(seg, rec, Some((a.id, k)));
@@ -547,13 +657,6 @@ fn cross_check(schema: &Schema, segs: &[Segment], entries: &[SegmentEntry]) -> V
                 out.push(e);
             }
         }
-    }
-    if out.len() >= MAX_CROSS_PROBLEMS {
-        out.push(SourceError {
-            file: "(source tree)".into(),
-            line: 0,
-            problem: format!("stopped after {MAX_CROSS_PROBLEMS} problems"),
-        });
     }
     out
 }

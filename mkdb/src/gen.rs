@@ -49,9 +49,12 @@
 
 use std::fmt::Write as _;
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write as _};
+use std::io::{self, Write as _};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::{self, JoinHandle};
 
 use crate::schema::SHIPPED_SCHEMAS;
 
@@ -61,8 +64,6 @@ const DEFAULT_SEED: u64 = 0xC00F_5EED;
 const DEFAULT_RECORDS_PER_FILE: usize = 250_000;
 /// How often (in domains) the progress callback is called.
 const PROGRESS_EVERY: u64 = 10_000;
-/// Write buffer per open data file.
-const WRITE_BUFFER: usize = 256 * 1024;
 
 const DAY: i64 = 86_400;
 /// The specification's sample date, 2001-05-05T00:00:00Z: nothing is created before it.
@@ -86,7 +87,11 @@ pub struct GenOptions {
 impl Default for GenOptions {
     /// 1000 domains, seed `0xC00F5EED`, 250 000 records per file.
     fn default() -> Self {
-        GenOptions { domains: 1000, seed: DEFAULT_SEED, records_per_file: DEFAULT_RECORDS_PER_FILE }
+        GenOptions {
+            domains: 1000,
+            seed: DEFAULT_SEED,
+            records_per_file: DEFAULT_RECORDS_PER_FILE,
+        }
     }
 }
 
@@ -157,7 +162,10 @@ pub enum GenError {
 }
 
 fn io_err(path: &Path, source: io::Error) -> GenError {
-    GenError::Io { path: path.to_path_buf(), source }
+    GenError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Writes the tree. `progress` is called now and then with the number of domains written so
@@ -190,7 +198,9 @@ pub fn generate(
     }
     fs::create_dir(&data_dir).map_err(|e| {
         if e.kind() == io::ErrorKind::AlreadyExists {
-            GenError::OutputExists { path: data_dir.clone() }
+            GenError::OutputExists {
+                path: data_dir.clone(),
+            }
         } else {
             io_err(&data_dir, e)
         }
@@ -225,7 +235,14 @@ struct Rng {
 impl Rng {
     fn new(seed: u64) -> Rng {
         let mut st = seed;
-        Rng { s: [splitmix(&mut st), splitmix(&mut st), splitmix(&mut st), splitmix(&mut st)] }
+        Rng {
+            s: [
+                splitmix(&mut st),
+                splitmix(&mut st),
+                splitmix(&mut st),
+                splitmix(&mut st),
+            ],
+        }
     }
 
     fn next_u64(&mut self) -> u64 {
@@ -265,7 +282,11 @@ impl Rng {
 
     /// A time in `lo..hi` (seconds), or `lo` when the span is empty.
     fn time_between(&mut self, lo: i64, hi: i64) -> i64 {
-        if hi <= lo { lo } else { lo + self.below((hi - lo) as u64) as i64 }
+        if hi <= lo {
+            lo
+        } else {
+            lo + self.below((hi - lo) as u64) as i64
+        }
     }
 }
 
@@ -291,7 +312,9 @@ impl Weighted {
     fn pick(&self, rng: &mut Rng) -> usize {
         let total = self.cum.last().copied().unwrap_or(0);
         let x = rng.below(total);
-        self.cum.partition_point(|&c| c <= x).min(self.cum.len().saturating_sub(1))
+        self.cum
+            .partition_point(|&c| c <= x)
+            .min(self.cum.len().saturating_sub(1))
     }
 }
 
@@ -311,7 +334,12 @@ impl Perm {
         while half_bits < 31 && (1u64 << (2 * half_bits)) < n {
             half_bits += 1;
         }
-        Perm { n, half_bits, mask: (1u64 << half_bits) - 1, key }
+        Perm {
+            n,
+            half_bits,
+            mask: (1u64 << half_bits) - 1,
+            key,
+        }
     }
 
     /// The image of `x` (< n) under the permutation keyed by `round`.
@@ -322,7 +350,8 @@ impl Perm {
             let mut l = y >> self.half_bits;
             let mut r = y & self.mask;
             for i in 0..4u64 {
-                let f = mix64(r ^ k.wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15))) & self.mask;
+                let f =
+                    mix64(r ^ k.wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15))) & self.mask;
                 let next = l ^ f;
                 l = r;
                 r = next;
@@ -400,206 +429,160 @@ fn push_date(buf: &mut String, t: i64) {
 // Word lists. ASCII lists hold lowercase a-z words only, pairwise disjoint (checked by tests).
 
 /// Places, landscape and adjectives: the first word of most names.
-const PRE: &[&str] = &[
-    "acorn", "alder", "alpine", "amber", "anchor", "aspen", "atlantic", "autumn", "bay", "beacon",
-    "birch", "blue", "bramble", "bridge", "bright", "brook", "canyon", "castle", "cedar",
-    "central", "city", "clear", "clover", "coast", "coastal", "common", "compass", "county",
-    "crown", "dale", "delta", "east", "eastern", "emerald", "equity", "evergreen", "fair",
-    "fairshare", "first", "forest", "frontier", "garden", "glen", "golden", "good", "grand",
-    "great", "green", "harbour", "harmony", "harvest", "hazel", "heather", "heritage", "highland",
-    "hill", "horizon", "island", "juniper", "lake", "lantern", "lavender", "liberty", "little",
-    "local", "lowland", "maple", "meadow", "mesa", "metro", "midland", "moor", "mountain", "new",
-    "north", "northern", "oak", "ocean", "old", "open", "orchard", "pacific", "people", "pine",
-    "pioneer", "polar", "prairie", "rainbow", "ridge", "river", "riverside", "rowan", "rural",
-    "saffron", "silver", "south", "southern", "spring", "star", "stone", "summit", "sunny",
-    "sunrise", "thistle", "town", "true", "unity", "upland", "urban", "valley", "village", "west",
-    "western", "wild", "willow", "aberdeen", "auckland", "austin", "belfast", "bergen",
-    "berkeley", "bologna", "boulder", "brisbane", "bristol", "cardiff", "dublin", "glasgow",
-    "halifax", "hamburg", "kerala", "leeds", "leipzig", "lisbon", "lyon", "madison",
-    "manchester", "melbourne", "mondragon", "nairobi", "nantes", "oslo", "ottawa", "portland",
-    "rochdale", "seattle", "toronto", "vermont", "wellington", "winnipeg",
-];
+const PRE: &str = "\
+    acorn alder alpine amber anchor aspen atlantic autumn bay beacon birch blue bramble bridge \
+    bright brook canyon castle cedar central city clear clover coast coastal common compass county \
+    crown dale delta east eastern emerald equity evergreen fair fairshare first forest frontier \
+    garden glen golden good grand great green harbour harmony harvest hazel heather heritage \
+    highland hill horizon island juniper lake lantern lavender liberty little local lowland maple \
+    meadow mesa metro midland moor mountain new north northern oak ocean old open orchard pacific \
+    people pine pioneer polar prairie rainbow ridge river riverside rowan rural saffron silver \
+    south southern spring star stone summit sunny sunrise thistle town true unity upland urban \
+    valley village west western wild willow aberdeen auckland austin belfast bergen berkeley \
+    bologna boulder brisbane bristol cardiff dublin glasgow halifax hamburg kerala leeds leipzig \
+    lisbon lyon madison manchester melbourne mondragon nairobi nantes oslo ottawa portland \
+    rochdale seattle toronto vermont wellington winnipeg";
 
 /// Trades and sectors of cooperatives.
-const TRADE: &[&str] = &[
-    "artisans", "artists", "bakers", "bakery", "bank", "beekeepers", "berries", "bikes", "books",
-    "brewers", "brewery", "broadband", "builders", "butchers", "cabs", "cafe", "care", "carers",
-    "carpenters", "cattle", "cheese", "childcare", "cinema", "cleaners", "cocoa", "coffee",
-    "college", "consulting", "couriers", "crafts", "creamery", "credit", "cycles", "dairy", "data",
-    "dental", "design", "digital", "electricians", "energy", "farm", "farmers", "finance",
-    "fishers", "fitness", "foods", "forestry", "freight", "funeral", "grain", "grocers",
-    "growers", "hardware", "health", "homes", "honey", "hostel", "housing", "insurance",
-    "kitchen", "learning", "legal", "loans", "lumber", "makers", "market", "media", "meat",
-    "millers", "movers", "musicians", "nursery", "nurses", "olive", "organics", "painters",
-    "pharmacy", "plumbers", "press", "printers", "produce", "pub", "radio", "ranchers",
-    "recycling", "repair", "rice", "savings", "school", "seafood", "seeds", "sheep", "shop",
-    "software", "solar", "sports", "store", "students", "sugar", "supply", "taxi", "tea", "tech",
-    "textiles", "theatre", "timber", "tours", "transport", "travel", "tutors", "vintners",
-    "water", "weavers", "wind", "winery", "wool", "workers",
-];
+const TRADE: &str = "\
+    artisans artists bakers bakery bank beekeepers berries bikes books brewers brewery broadband \
+    builders butchers cabs cafe care carers carpenters cattle cheese childcare cinema cleaners \
+    cocoa coffee college consulting couriers crafts creamery credit cycles dairy data dental \
+    design digital electricians energy farm farmers finance fishers fitness foods forestry freight \
+    funeral grain grocers growers hardware health homes honey hostel housing insurance kitchen \
+    learning legal loans lumber makers market media meat millers movers musicians nursery nurses \
+    olive organics painters pharmacy plumbers press printers produce pub radio ranchers recycling \
+    repair rice savings school seafood seeds sheep shop software solar sports store students sugar \
+    supply taxi tea tech textiles theatre timber tours transport travel tutors vintners water \
+    weavers wind winery wool workers";
 
 /// Words naming the kind of organisation.
-const ORG: &[&str] = &[
-    "alliance",
-    "association",
-    "circle",
-    "collective",
-    "commons",
-    "coop",
-    "cooperative",
-    "council",
-    "exchange",
-    "federation",
-    "group",
-    "guild",
-    "league",
-    "members",
-    "mutual",
-    "network",
-    "partners",
-    "society",
-    "trust",
-    "union",
-];
+const ORG: &str = "\
+    alliance association circle collective commons coop cooperative council exchange federation \
+    group guild league members mutual network partners society trust union";
 
 /// Lowercase NFC words that each contain at least one non-ASCII letter (Latin script only).
-const IDN: &[&str] = &[
-    "açaí",
-    "agrícola",
-    "åker",
-    "bäcker",
-    "bäckerei",
-    "bønder",
-    "brød",
-    "bücher",
-    "bürger",
-    "café",
-    "château",
-    "coopérative",
-    "coruña",
-    "côte",
-    "crédito",
-    "crème",
-    "éco",
-    "école",
-    "educación",
-    "élevage",
-    "énergie",
-    "energía",
-    "épicerie",
-    "forêt",
-    "fromagère",
-    "genève",
-    "göteborg",
-    "grün",
-    "jönköping",
-    "käserei",
-    "köln",
-    "kraków",
-    "lechería",
-    "liège",
-    "łódź",
-    "malmö",
-    "mühle",
-    "münchen",
-    "niños",
-    "økologisk",
-    "panadería",
-    "pão",
-    "québec",
-    "señal",
-    "smør",
-    "société",
-    "spółdzielnia",
-    "tromsø",
-    "união",
-    "växjö",
-    "wärme",
-    "zürich",
-    "ærø",
-];
+const IDN: &str = "\
+    açaí agrícola åker bäcker bäckerei bønder brød bücher bürger café château coopérative coruña \
+    côte crédito crème éco école educación élevage énergie energía épicerie forêt fromagère genève \
+    göteborg grün jönköping käserei köln kraków lechería liège łódź malmö mühle münchen niños \
+    økologisk panadería pão québec señal smør société spółdzielnia tromsø união växjö wärme zürich \
+    ærø";
 
-/// A way of building a name: word lists joined by separators (the first separator is empty).
+/// A way of building a name: word lists (whitespace-separated words) joined by separators
+/// (the first separator is empty).
 #[derive(Debug)]
 struct Pattern {
-    parts: &'static [(&'static str, &'static [&'static str])],
+    parts: &'static [(&'static str, &'static str)],
     weight: u64,
+    /// Whether one of the parts is an [`ORG`] word (the name says what kind of body it is).
+    org: bool,
 }
 
-impl Pattern {
-    fn size(&self) -> u64 {
-        self.parts.iter().map(|(_, list)| list.len() as u64).product()
-    }
-
-    fn has_org_word(&self) -> bool {
-        self.parts.iter().any(|(_, list)| std::ptr::eq(*list, ORG))
-    }
+/// Splits a word list.
+fn words(list: &'static str) -> Vec<&'static str> {
+    list.split_whitespace().collect()
 }
 
 /// ASCII domain name patterns.
 const ASCII_PATTERNS: &[Pattern] = &[
-    Pattern { parts: &[("", PRE), ("", TRADE)], weight: 24 },
-    Pattern { parts: &[("", PRE), ("-", TRADE)], weight: 20 },
-    Pattern { parts: &[("", TRADE), ("", ORG)], weight: 6 },
-    Pattern { parts: &[("", TRADE), ("-", ORG)], weight: 10 },
-    Pattern { parts: &[("", PRE), ("-", ORG)], weight: 5 },
-    Pattern { parts: &[("", PRE), ("-", TRADE), ("-", ORG)], weight: 20 },
-    Pattern { parts: &[("", PRE), ("", TRADE), ("-", ORG)], weight: 8 },
+    Pattern {
+        parts: &[("", PRE), ("", TRADE)],
+        weight: 24,
+        org: false,
+    },
+    Pattern {
+        parts: &[("", PRE), ("-", TRADE)],
+        weight: 20,
+        org: false,
+    },
+    Pattern {
+        parts: &[("", TRADE), ("", ORG)],
+        weight: 6,
+        org: true,
+    },
+    Pattern {
+        parts: &[("", TRADE), ("-", ORG)],
+        weight: 10,
+        org: true,
+    },
+    Pattern {
+        parts: &[("", PRE), ("-", ORG)],
+        weight: 5,
+        org: true,
+    },
+    Pattern {
+        parts: &[("", PRE), ("-", TRADE), ("-", ORG)],
+        weight: 20,
+        org: true,
+    },
+    Pattern {
+        parts: &[("", PRE), ("", TRADE), ("-", ORG)],
+        weight: 8,
+        org: true,
+    },
 ];
 
 /// Internationalized domain name patterns (U-labels; every one has an [`IDN`] word).
 const IDN_PATTERNS: &[Pattern] = &[
-    Pattern { parts: &[("", IDN), ("-", TRADE)], weight: 40 },
-    Pattern { parts: &[("", IDN), ("-", ORG)], weight: 15 },
-    Pattern { parts: &[("", PRE), ("-", IDN)], weight: 20 },
-    Pattern { parts: &[("", IDN), ("-", IDN)], weight: 10 },
-    Pattern { parts: &[("", IDN)], weight: 5 },
+    Pattern {
+        parts: &[("", IDN), ("-", TRADE)],
+        weight: 40,
+        org: false,
+    },
+    Pattern {
+        parts: &[("", IDN), ("-", ORG)],
+        weight: 15,
+        org: true,
+    },
+    Pattern {
+        parts: &[("", PRE), ("-", IDN)],
+        weight: 20,
+        org: false,
+    },
+    Pattern {
+        parts: &[("", IDN), ("-", IDN)],
+        weight: 10,
+        org: false,
+    },
+    Pattern {
+        parts: &[("", IDN)],
+        weight: 5,
+        org: false,
+    },
 ];
 
 /// First and second halves of hosting provider names (concatenated).
-const PROV_A: &[&str] = &[
-    "green", "blue", "red", "open", "free", "fair", "mutual", "coop", "civic", "commons", "union",
-    "people", "solid", "swift", "bright", "clear", "kind", "simple", "secure", "rapid", "prime",
-    "north", "south", "metro", "river", "hill", "star", "sun", "moon", "orbit", "pixel", "maple",
-    "cedar", "harbour", "beacon", "anchor", "summit", "delta", "vertex", "nova",
-];
-const PROV_B: &[&str] = &[
-    "host", "hosting", "net", "networks", "web", "cloud", "it", "tech", "systems", "servers",
-    "data", "online", "link", "wire", "space",
-];
+const PROV_A: &str = "\
+    green blue red open free fair mutual coop civic commons union people solid swift bright clear \
+    kind simple secure rapid prime north south metro river hill star sun moon orbit pixel maple \
+    cedar harbour beacon anchor summit delta vertex nova";
+const PROV_B: &str = "\
+    host hosting net networks web cloud it tech systems servers data online link wire space";
 /// Top-level suffixes of providers outside .coop.
-const PROV_TLDS: &[&str] =
-    &["net", "com", "org", "eu", "co.uk", "de", "fr", "nl", "ch", "es", "org.uk", "ca", "it", "se"];
+const PROV_TLDS: &[&str] = &[
+    "net", "com", "org", "eu", "co.uk", "de", "fr", "nl", "ch", "es", "org.uk", "ca", "it", "se",
+];
 
 /// Registrar client-ID halves.
-const REG_A: &[&str] = &[
-    "coop", "mutual", "fair", "open", "green", "common", "union", "people", "civic", "key",
-    "domain", "name", "web", "net", "alpha", "atlas", "beacon", "harbour", "meridian", "pioneer",
-    "summit", "true", "north", "poptel",
-];
-const REG_B: &[&str] = &[
-    "names", "domains", "reg", "registry", "net", "hosting", "online", "isp", "web", "dns",
-    "registrar", "direct",
-];
+const REG_A: &str = "\
+    coop mutual fair open green common union people civic key domain name web net alpha atlas \
+    beacon harbour meridian pioneer summit true north poptel";
+const REG_B: &str = "\
+    names domains reg registry net hosting online isp web dns registrar direct";
 
-const FIRST_NAMES: &[&str] = &[
-    "Alice", "Amara", "Ana", "Andrés", "Anna", "Astrid", "Ben", "Bjørn", "Carlos", "Chen",
-    "Chloé", "Claire", "Daniel", "David", "Diego", "Ewa", "Fatima", "François", "Gabriel",
-    "Grace", "Hannah", "Hiroshi", "Ian", "Ingrid", "Isabel", "James", "Jean", "Jiří", "João",
-    "José", "Julia", "Karin", "Kofi", "Lars", "Laura", "Liam", "Lucía", "Łukasz", "Maria", "Mark",
-    "Martín", "Mei", "Mohammed", "Nadia", "Niamh", "Noah", "Olivia", "Omar", "Paul", "Pedro",
-    "Priya", "Rahul", "Rosa", "Ruth", "Sam", "Sarah", "Siobhán", "Sofia", "Søren", "Tomasz",
-    "Ursula", "Wanjiru", "Yusuf", "Zoë",
-];
-const LAST_NAMES: &[&str] = &[
-    "Adeyemi", "Andersen", "Bauer", "Brown", "Campbell", "Chen", "Clarke", "Costa", "Dubois",
-    "Evans", "Fernández", "Fischer", "García", "Gómez", "Hansen", "Hughes", "Ivanova", "Jensen",
-    "Jones", "Kamau", "Kowalski", "Larsen", "Lefèvre", "López", "MacDonald", "Martin", "Mendes",
-    "Moreau", "Müller", "Murphy", "Nakamura", "Nguyen", "Nowak", "O'Brien", "O'Connor", "Okafor",
-    "Olsen", "Patel", "Pereira", "Petit", "Ramírez", "Rossi", "Santos", "Schmidt", "Schneider",
-    "Silva", "Singh", "Smith", "Taylor", "Thomas", "Walsh", "Wang", "Weber", "Williams",
-    "Wilson", "Wójcik", "Yamamoto", "Zieliński", "Østergaard", "Åberg", "Łukasiewicz",
-];
+const FIRST_NAMES: &str = "\
+    Alice Amara Ana Andrés Anna Astrid Ben Bjørn Carlos Chen Chloé Claire Daniel David Diego Ewa \
+    Fatima François Gabriel Grace Hannah Hiroshi Ian Ingrid Isabel James Jean Jiří João José Julia \
+    Karin Kofi Lars Laura Liam Lucía Łukasz Maria Mark Martín Mei Mohammed Nadia Niamh Noah Olivia \
+    Omar Paul Pedro Priya Rahul Rosa Ruth Sam Sarah Siobhán Sofia Søren Tomasz Ursula Wanjiru \
+    Yusuf Zoë";
+const LAST_NAMES: &str = "\
+    Adeyemi Andersen Bauer Brown Campbell Chen Clarke Costa Dubois Evans Fernández Fischer García \
+    Gómez Hansen Hughes Ivanova Jensen Jones Kamau Kowalski Larsen Lefèvre López MacDonald Martin \
+    Mendes Moreau Müller Murphy Nakamura Nguyen Nowak O'Brien O'Connor Okafor Olsen Patel Pereira \
+    Petit Ramírez Rossi Santos Schmidt Schneider Silva Singh Smith Taylor Thomas Walsh Wang Weber \
+    Williams Wilson Wójcik Yamamoto Zieliński Østergaard Åberg Łukasiewicz";
 const ROLE_NAMES: &[&str] = &[
     "Secretary",
     "Membership Secretary",
@@ -607,8 +590,16 @@ const ROLE_NAMES: &[&str] = &[
     "Board of Directors",
     "Office Manager",
 ];
-const EMAIL_LOCALS: &[&str] =
-    &["info", "office", "admin", "hello", "contact", "secretary", "membership", "enquiries"];
+const EMAIL_LOCALS: &[&str] = &[
+    "info",
+    "office",
+    "admin",
+    "hello",
+    "contact",
+    "secretary",
+    "membership",
+    "enquiries",
+];
 
 /// A place contacts and registrars live: postal-code pattern (`#` digit, `@` letter), phone
 /// country code, area code and number of further digits, language, street and org style.
@@ -627,90 +618,128 @@ struct Loc {
     weight: u64,
 }
 
-macro_rules! loc {
-    ($city:expr, $state:expr, $postal:expr, $cc:expr, $pcc:expr, $area:expr, $digits:expr,
-     $lang:expr, $street:expr, $org:expr, $weight:expr) => {
-        Loc {
-            city: $city,
-            state: $state,
-            postal: $postal,
-            cc: $cc,
-            phone_cc: $pcc,
-            area: $area,
-            digits: $digits,
-            lang: $lang,
-            street: $street,
-            org: $org,
-            weight: $weight,
-        }
-    };
-}
+/// The places, one a line: city | state | postal-code pattern | country | phone country code |
+/// area code | further digits | language | street style | org style | weight.
+const PLACES: &str = "
+    Manchester|Greater Manchester|M# #@@|GB|44|161|7|en|0|0|12
+    London||EC#@ #@@|GB|44|20|8|en|0|0|8
+    Leeds|West Yorkshire|LS# #@@|GB|44|113|7|en|0|0|5
+    Glasgow|Lanarkshire|G# #@@|GB|44|141|7|en|0|0|4
+    Cardiff|South Glamorgan|CF## #@@|GB|44|29|8|en|0|0|3
+    Rochdale|Lancashire|OL## #@@|GB|44|1706|6|en|0|0|2
+    Bristol||BS# #@@|GB|44|117|7|en|0|0|4
+    Madison|WI|537##|US|1|608|7|en|0|1|6
+    Minneapolis|MN|554##|US|1|612|7|en|0|1|5
+    Seattle|WA|981##|US|1|206|7|en|0|1|4
+    Arlington|VA|222##|US|1|703|7|en|0|1|4
+    Burlington|VT|054##|US|1|802|7|en|0|1|3
+    Austin|TX|787##|US|1|512|7|en|0|1|3
+    Berkeley|CA|947##|US|1|510|7|en|0|1|3
+    Washington|DC|200##|US|1|202|7|en|0|1|2
+    Winnipeg|MB|R#@ #@#|CA|1|204|7|en|0|2|3
+    Saskatoon|SK|S#@ #@#|CA|1|306|7|en|0|2|2
+    Québec|QC|G#@ #@#|CA|1|418|7|fr|2|2|2
+    Montréal|QC|H#@ #@#|CA|1|514|7|fr|2|2|2
+    Ottawa|ON|K#@ #@#|CA|1|613|7|en|0|2|2
+    Paris|Île-de-France|750##|FR|33|1|8|fr|2|3|3
+    Lyon|Auvergne-Rhône-Alpes|6900#|FR|33|4|8|fr|2|3|2
+    Nantes|Pays de la Loire|440##|FR|33|2|8|fr|2|3|1
+    Brussels|Brussels-Capital|1000|BE|32|2|7|fr|2|3|1
+    Berlin|Berlin|10###|DE|49|30|8|de|1|4|2
+    München|Bayern|80###|DE|49|89|8|de|1|4|2
+    Köln|Nordrhein-Westfalen|50###|DE|49|221|7|de|1|4|1
+    Zürich|ZH|80##|CH|41|44|7|de|1|4|2
+    Genève|GE|12##|CH|41|22|7|fr|2|3|1
+    Wien|Wien|1###|AT|43|1|7|de|1|4|1
+    Mondragón|Gipuzkoa|20500|ES|34|943|6|es|3|5|2
+    Madrid|Madrid|280##|ES|34|91|7|es|3|5|2
+    A Coruña|A Coruña|150##|ES|34|981|6|es|3|5|1
+    São Paulo|SP|0####-###|BR|55|11|8|es|3|5|2
+    Buenos Aires|CABA|C####@@@|AR|54|11|8|es|3|5|1
+    Bologna|BO|401##|IT|39|051|7|en|4|6|2
+    Łódź|łódzkie|9#-###|PL|48|42|7|en|5|7|1
+    Kraków|małopolskie|3#-###|PL|48|12|7|en|5|7|1
+    Malmö|Skåne|2## ##|SE|46|40|7|en|6|8|1
+    Aarhus||8000|DK|45||8|en|6|8|1
+    Tromsø|Troms|90##|NO|47||8|en|6|8|1
+    Dublin|Co. Dublin|D0# @#@#|IE|353|1|7|en|0|9|2
+    Wellington||6011|NZ|64|4|7|en|0|9|1
+    Melbourne|VIC|3###|AU|61|3|8|en|0|9|2
+    Nairobi|Nairobi|00100|KE|254|20|7|en|0|9|1
+    Anand|Gujarat|3880##|IN|91|2692|6|en|0|9|1
+    Tokyo|Tokyo|1##-####|JP|81|3|8|en|0|9|1
+";
 
-const LOCS: &[Loc] = &[
-    loc!("Manchester", "Greater Manchester", "M# #@@", "GB", "44", "161", 7, "en", 0, 0, 12),
-    loc!("London", "", "EC#@ #@@", "GB", "44", "20", 8, "en", 0, 0, 8),
-    loc!("Leeds", "West Yorkshire", "LS# #@@", "GB", "44", "113", 7, "en", 0, 0, 5),
-    loc!("Glasgow", "Lanarkshire", "G# #@@", "GB", "44", "141", 7, "en", 0, 0, 4),
-    loc!("Cardiff", "South Glamorgan", "CF## #@@", "GB", "44", "29", 8, "en", 0, 0, 3),
-    loc!("Rochdale", "Lancashire", "OL## #@@", "GB", "44", "1706", 6, "en", 0, 0, 2),
-    loc!("Bristol", "", "BS# #@@", "GB", "44", "117", 7, "en", 0, 0, 4),
-    loc!("Madison", "WI", "537##", "US", "1", "608", 7, "en", 0, 1, 6),
-    loc!("Minneapolis", "MN", "554##", "US", "1", "612", 7, "en", 0, 1, 5),
-    loc!("Seattle", "WA", "981##", "US", "1", "206", 7, "en", 0, 1, 4),
-    loc!("Arlington", "VA", "222##", "US", "1", "703", 7, "en", 0, 1, 4),
-    loc!("Burlington", "VT", "054##", "US", "1", "802", 7, "en", 0, 1, 3),
-    loc!("Austin", "TX", "787##", "US", "1", "512", 7, "en", 0, 1, 3),
-    loc!("Berkeley", "CA", "947##", "US", "1", "510", 7, "en", 0, 1, 3),
-    loc!("Washington", "DC", "200##", "US", "1", "202", 7, "en", 0, 1, 2),
-    loc!("Winnipeg", "MB", "R#@ #@#", "CA", "1", "204", 7, "en", 0, 2, 3),
-    loc!("Saskatoon", "SK", "S#@ #@#", "CA", "1", "306", 7, "en", 0, 2, 2),
-    loc!("Québec", "QC", "G#@ #@#", "CA", "1", "418", 7, "fr", 2, 2, 2),
-    loc!("Montréal", "QC", "H#@ #@#", "CA", "1", "514", 7, "fr", 2, 2, 2),
-    loc!("Ottawa", "ON", "K#@ #@#", "CA", "1", "613", 7, "en", 0, 2, 2),
-    loc!("Paris", "Île-de-France", "750##", "FR", "33", "1", 8, "fr", 2, 3, 3),
-    loc!("Lyon", "Auvergne-Rhône-Alpes", "6900#", "FR", "33", "4", 8, "fr", 2, 3, 2),
-    loc!("Nantes", "Pays de la Loire", "440##", "FR", "33", "2", 8, "fr", 2, 3, 1),
-    loc!("Brussels", "Brussels-Capital", "1000", "BE", "32", "2", 7, "fr", 2, 3, 1),
-    loc!("Berlin", "Berlin", "10###", "DE", "49", "30", 8, "de", 1, 4, 2),
-    loc!("München", "Bayern", "80###", "DE", "49", "89", 8, "de", 1, 4, 2),
-    loc!("Köln", "Nordrhein-Westfalen", "50###", "DE", "49", "221", 7, "de", 1, 4, 1),
-    loc!("Zürich", "ZH", "80##", "CH", "41", "44", 7, "de", 1, 4, 2),
-    loc!("Genève", "GE", "12##", "CH", "41", "22", 7, "fr", 2, 3, 1),
-    loc!("Wien", "Wien", "1###", "AT", "43", "1", 7, "de", 1, 4, 1),
-    loc!("Mondragón", "Gipuzkoa", "20500", "ES", "34", "943", 6, "es", 3, 5, 2),
-    loc!("Madrid", "Madrid", "280##", "ES", "34", "91", 7, "es", 3, 5, 2),
-    loc!("A Coruña", "A Coruña", "150##", "ES", "34", "981", 6, "es", 3, 5, 1),
-    loc!("São Paulo", "SP", "0####-###", "BR", "55", "11", 8, "es", 3, 5, 2),
-    loc!("Buenos Aires", "CABA", "C####@@@", "AR", "54", "11", 8, "es", 3, 5, 1),
-    loc!("Bologna", "BO", "401##", "IT", "39", "051", 7, "en", 4, 6, 2),
-    loc!("Łódź", "łódzkie", "9#-###", "PL", "48", "42", 7, "en", 5, 7, 1),
-    loc!("Kraków", "małopolskie", "3#-###", "PL", "48", "12", 7, "en", 5, 7, 1),
-    loc!("Malmö", "Skåne", "2## ##", "SE", "46", "40", 7, "en", 6, 8, 1),
-    loc!("Aarhus", "", "8000", "DK", "45", "", 8, "en", 6, 8, 1),
-    loc!("Tromsø", "Troms", "90##", "NO", "47", "", 8, "en", 6, 8, 1),
-    loc!("Dublin", "Co. Dublin", "D0# @#@#", "IE", "353", "1", 7, "en", 0, 9, 2),
-    loc!("Wellington", "", "6011", "NZ", "64", "4", 7, "en", 0, 9, 1),
-    loc!("Melbourne", "VIC", "3###", "AU", "61", "3", 8, "en", 0, 9, 2),
-    loc!("Nairobi", "Nairobi", "00100", "KE", "254", "20", 7, "en", 0, 9, 1),
-    loc!("Anand", "Gujarat", "3880##", "IN", "91", "2692", 6, "en", 0, 9, 1),
-    loc!("Tokyo", "Tokyo", "1##-####", "JP", "81", "3", 8, "en", 0, 9, 1),
-];
+/// The parsed [`PLACES`].
+fn locs() -> &'static [Loc] {
+    static TABLE: OnceLock<Vec<Loc>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        PLACES
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let f: Vec<&'static str> = l.split('|').collect();
+                let field = |i: usize| f.get(i).copied().unwrap_or("");
+                let number = |i: usize| field(i).parse::<u64>().unwrap_or(0);
+                Loc {
+                    city: field(0),
+                    state: field(1),
+                    postal: field(2),
+                    cc: field(3),
+                    phone_cc: field(4),
+                    area: field(5),
+                    digits: number(6) as u8,
+                    lang: field(7),
+                    street: number(8) as usize,
+                    org: number(9) as usize,
+                    weight: number(10),
+                }
+            })
+            .collect()
+    })
+}
 
 /// Street templates (`{n}` house number, `{s}` street name) and names, by street style.
 const STREET_STYLES: &[(&[&str], &[&str])] = &[
     (
-        &["{n} {s} Street", "{n} {s} Road", "{n} {s} Lane", "{n} {s} Avenue", "{n} {s} Way"],
+        &[
+            "{n} {s} Street",
+            "{n} {s} Road",
+            "{n} {s} Lane",
+            "{n} {s} Avenue",
+            "{n} {s} Way",
+        ],
         &[
             "Market", "Church", "Mill", "Station", "Victoria", "King", "Queen", "Park", "High",
             "Bridge", "Garden", "Union", "Lincoln", "Maple", "Cedar", "Holyoake", "Owen", "Toad",
         ],
     ),
     (
-        &["{s}straße {n}", "{s}weg {n}", "{s}platz {n}", "{s}gasse {n}"],
-        &["Bahnhof", "Linden", "Goethe", "Schiller", "Markt", "Raiffeisen", "Kirch", "Mühlen"],
+        &[
+            "{s}straße {n}",
+            "{s}weg {n}",
+            "{s}platz {n}",
+            "{s}gasse {n}",
+        ],
+        &[
+            "Bahnhof",
+            "Linden",
+            "Goethe",
+            "Schiller",
+            "Markt",
+            "Raiffeisen",
+            "Kirch",
+            "Mühlen",
+        ],
     ),
     (
-        &["{n} rue {s}", "{n} avenue {s}", "{n} boulevard {s}", "{n} place {s}"],
+        &[
+            "{n} rue {s}",
+            "{n} avenue {s}",
+            "{n} boulevard {s}",
+            "{n} place {s}",
+        ],
         &[
             "de la République",
             "Victor Hugo",
@@ -723,25 +752,65 @@ const STREET_STYLES: &[(&[&str], &[&str])] = &[
         ],
     ),
     (
-        &["Calle {s} {n}", "Avenida {s}, {n}", "Rua {s}, {n}", "Plaza {s} {n}"],
-        &["Mayor", "San Martín", "Arizmendiarrieta", "de la Constitución", "Real", "do Comércio"],
+        &[
+            "Calle {s} {n}",
+            "Avenida {s}, {n}",
+            "Rua {s}, {n}",
+            "Plaza {s} {n}",
+        ],
+        &[
+            "Mayor",
+            "San Martín",
+            "Arizmendiarrieta",
+            "de la Constitución",
+            "Real",
+            "do Comércio",
+        ],
     ),
     (
         &["Via {s} {n}", "Piazza {s} {n}", "Viale {s} {n}"],
-        &["Garibaldi", "Mazzini", "Roma", "Dante", "Verdi", "Marconi", "della Cooperazione"],
+        &[
+            "Garibaldi",
+            "Mazzini",
+            "Roma",
+            "Dante",
+            "Verdi",
+            "Marconi",
+            "della Cooperazione",
+        ],
     ),
     (
         &["ul. {s} {n}", "al. {s} {n}"],
-        &["Piotrkowska", "Kościuszki", "Mickiewicza", "Długa", "Floriańska", "Spółdzielcza"],
+        &[
+            "Piotrkowska",
+            "Kościuszki",
+            "Mickiewicza",
+            "Długa",
+            "Floriańska",
+            "Spółdzielcza",
+        ],
     ),
     (
         &["{s}gatan {n}", "{s}vej {n}", "{s}veien {n}", "{s}gade {n}"],
-        &["Stor", "Kyrko", "Havne", "Skole", "Møller", "Strand", "Åsen"],
+        &[
+            "Stor", "Kyrko", "Havne", "Skole", "Møller", "Strand", "Åsen",
+        ],
     ),
 ];
-const STREET_LINE2: &[&str] = &["Unit {n}", "Suite {n}", "Floor {n}", "Room {n}", "PO Box {n}"];
-const STREET_LINE3: &[&str] =
-    &["The Old Mill", "The Old Dairy", "Cooperative Centre", "Station House", "Granary Yard"];
+const STREET_LINE2: &[&str] = &[
+    "Unit {n}",
+    "Suite {n}",
+    "Floor {n}",
+    "Room {n}",
+    "PO Box {n}",
+];
+const STREET_LINE3: &[&str] = &[
+    "The Old Mill",
+    "The Old Dairy",
+    "Cooperative Centre",
+    "Station House",
+    "Granary Yard",
+];
 
 /// Organisation name templates (`{}` = the name words), by org style; then the short legal
 /// suffix used when the name already says what kind of body it is, and the registrar suffix.
@@ -757,18 +826,55 @@ const ORG_STYLES: &[(&[&str], &str, &str)] = &[
         "Ltd",
     ),
     (
-        &["{} Cooperative", "{} Cooperative, Inc.", "{} Co-op", "{} Cooperative Association"],
+        &[
+            "{} Cooperative",
+            "{} Cooperative, Inc.",
+            "{} Co-op",
+            "{} Cooperative Association",
+        ],
         "Inc.",
         "Inc.",
     ),
-    (&["{} Co-operative Ltd.", "{} Co-op", "Coopérative {}"], "Ltd.", "Inc."),
-    (&["{} SCOP", "Société coopérative {}", "{} SCIC"], "SCOP", "SAS"),
-    (&["{} eG", "{} Genossenschaft", "Genossenschaft {}"], "eG", "GmbH"),
-    (&["{} S. Coop.", "Cooperativa {}", "{} Cooperativa Ltda."], "S. Coop.", "S.L."),
-    (&["{} Società Cooperativa", "{} Soc. Coop. a r.l."], "Soc. Coop.", "S.r.l."),
+    (
+        &["{} Co-operative Ltd.", "{} Co-op", "Coopérative {}"],
+        "Ltd.",
+        "Inc.",
+    ),
+    (
+        &["{} SCOP", "Société coopérative {}", "{} SCIC"],
+        "SCOP",
+        "SAS",
+    ),
+    (
+        &["{} eG", "{} Genossenschaft", "Genossenschaft {}"],
+        "eG",
+        "GmbH",
+    ),
+    (
+        &["{} S. Coop.", "Cooperativa {}", "{} Cooperativa Ltda."],
+        "S. Coop.",
+        "S.L.",
+    ),
+    (
+        &["{} Società Cooperativa", "{} Soc. Coop. a r.l."],
+        "Soc. Coop.",
+        "S.r.l.",
+    ),
     (&["Spółdzielnia {}"], "", "sp. z o.o."),
-    (&["{} Andelsforening", "{} Ekonomisk förening", "{} SA"], "", "AB"),
-    (&["{} Co-operative Society", "{} Cooperative Ltd", "{} Co-operative"], "Ltd", "Ltd"),
+    (
+        &["{} Andelsforening", "{} Ekonomisk förening", "{} SA"],
+        "",
+        "AB",
+    ),
+    (
+        &[
+            "{} Co-operative Society",
+            "{} Cooperative Ltd",
+            "{} Co-operative",
+        ],
+        "Ltd",
+        "Ltd",
+    ),
 ];
 
 /// Sponsor federations: fictional apex bodies that vouch for the first registrants.
@@ -812,55 +918,94 @@ const AUTH_CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz234
 /// space, then starts again with a numbered round (`name2`, `name3`, ...). Names are unique
 /// because patterns never produce the same base name (checked by tests), base names never end
 /// in a digit, and the round number is the only trailing digit run.
+/// A [`Pattern`] ready for use.
+#[derive(Debug)]
+struct NamePattern {
+    /// (separator, words) per part.
+    parts: Vec<(&'static str, Vec<&'static str>)>,
+    /// Number of base names.
+    size: u64,
+    perm: Perm,
+    org: bool,
+}
+
 #[derive(Debug)]
 struct NameSpace {
-    patterns: &'static [Pattern],
-    perms: Vec<Perm>,
+    patterns: Vec<NamePattern>,
     counters: Vec<u64>,
     pick: Weighted,
 }
 
 impl NameSpace {
     fn new(patterns: &'static [Pattern], rng: &mut Rng) -> NameSpace {
+        let weights = Weighted::new(patterns.iter().map(|p| p.weight));
+        let patterns: Vec<_> = patterns
+            .iter()
+            .map(|p| {
+                let parts: Vec<_> = p
+                    .parts
+                    .iter()
+                    .map(|&(sep, list)| (sep, words(list)))
+                    .collect();
+                let size = parts.iter().map(|(_, w)| w.len() as u64).product();
+                NamePattern {
+                    parts,
+                    size,
+                    perm: Perm::new(size, rng.next_u64()),
+                    org: p.org,
+                }
+            })
+            .collect();
         NameSpace {
-            patterns,
-            perms: patterns.iter().map(|p| Perm::new(p.size(), rng.next_u64())).collect(),
             counters: vec![0; patterns.len()],
-            pick: Weighted::new(patterns.iter().map(|p| p.weight)),
+            pick: weights,
+            patterns,
         }
     }
 
-    /// Appends the next name to `name` and its words in display form to `words`; returns
-    /// whether the name has a word saying what kind of organisation it is.
-    fn next(&mut self, rng: &mut Rng, name: &mut String, words: &mut String) -> bool {
-        let p = self.pick.pick(rng);
-        let pattern = &self.patterns[p];
-        let size = pattern.size();
-        let count = self.counters[p];
-        self.counters[p] += 1;
-        let mut x = self.perms[p].apply(count % size, count / size);
-        for (sep, list) in pattern.parts {
+    /// Appends base name number `x` (< the pattern's size) of pattern `p` to `name`, and its
+    /// words in display form to `display`.
+    fn base_name(&self, p: usize, mut x: u64, name: &mut String, display: &mut String) {
+        for (sep, list) in &self.patterns[p].parts {
             let len = list.len() as u64;
             let word = list[(x % len) as usize];
             x /= len;
             name.push_str(sep);
             name.push_str(word);
-            if !words.is_empty() {
-                words.push(' ');
+            if !display.is_empty() {
+                display.push(' ');
             }
-            push_display_word(words, word);
+            push_display_word(display, word);
         }
+    }
+
+    /// Appends the next name to `name` and its words in display form to `display`; returns
+    /// whether the name has a word saying what kind of organisation it is.
+    fn next(&mut self, rng: &mut Rng, name: &mut String, display: &mut String) -> bool {
+        let p = self.pick.pick(rng);
+        let (size, org) = (self.patterns[p].size, self.patterns[p].org);
+        let count = self.counters[p];
+        self.counters[p] += 1;
+        let x = self.patterns[p].perm.apply(count % size, count / size);
+        self.base_name(p, x, name, display);
         if count >= size {
             let _ = write!(name, "{}", count / size + 1);
         }
-        pattern.has_org_word()
+        org
     }
 }
 
-/// Appends a name word capitalized for display ("coop" becomes "Co-op").
+/// Appends a name word capitalized for display ("coop" becomes "Co-op", "dns" "DNS").
 fn push_display_word(out: &mut String, word: &str) {
-    if word == "coop" {
-        out.push_str("Co-op");
+    let special = match word {
+        "coop" => "Co-op",
+        "dns" => "DNS",
+        "isp" => "ISP",
+        "it" => "IT",
+        _ => "",
+    };
+    if !special.is_empty() {
+        out.push_str(special);
         return;
     }
     let mut chars = word.chars();
@@ -913,15 +1058,130 @@ fn push_template(out: &mut String, template: &str, words: &str) {
 // ---------------------------------------------------------------------------------------------
 // Output files.
 
-/// Writes one class's records into numbered files of at most `per_file` records.
+/// Size of the text chunks handed to the writer thread.
+const CHUNK: usize = 512 * 1024;
+/// Chunks that may wait for the writer thread.
+const CHUNKS_IN_FLIGHT: usize = 8;
+
+/// Work for the writer thread.
+#[derive(Debug)]
+enum Job {
+    /// Create the next file of the class in slot `.0`, closing its previous one.
+    Open(usize, PathBuf),
+    /// Append text to the current file of slot `.0`.
+    Data(usize, String),
+}
+
+/// The writer thread, so that file system writes overlap with generation. Chunks go through
+/// a bounded channel and come back empty for reuse, so memory stays bounded.
+#[derive(Debug)]
+struct Sink {
+    dir: PathBuf,
+    jobs: Option<SyncSender<Job>>,
+    spare: Receiver<String>,
+    worker: Option<JoinHandle<Result<(), GenError>>>,
+}
+
+impl Sink {
+    fn start(data_dir: &Path) -> Result<Sink, GenError> {
+        let (jobs, inbox) = mpsc::sync_channel::<Job>(CHUNKS_IN_FLIGHT);
+        let (give_back, spare) = mpsc::channel::<String>();
+        let worker = thread::Builder::new()
+            .name("mkdb-gen-writer".to_string())
+            .spawn(move || write_jobs(&inbox, &give_back))
+            .map_err(|e| io_err(data_dir, e))?;
+        Ok(Sink {
+            dir: data_dir.to_path_buf(),
+            jobs: Some(jobs),
+            spare,
+            worker: Some(worker),
+        })
+    }
+
+    fn send(&mut self, job: Job) -> Result<(), GenError> {
+        if self
+            .jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(job).is_ok())
+        {
+            Ok(())
+        } else {
+            // The writer thread stopped: it failed, and says why when joined.
+            Err(self.finish().err().unwrap_or_else(|| self.stopped()))
+        }
+    }
+
+    /// An empty chunk, reused if the writer thread gave one back.
+    fn chunk(&mut self) -> String {
+        self.spare
+            .try_recv()
+            .unwrap_or_else(|_| String::with_capacity(CHUNK + 64 * 1024))
+    }
+
+    /// Lets the writer thread finish the queued work and reports how it went.
+    fn finish(&mut self) -> Result<(), GenError> {
+        self.jobs = None;
+        match self.worker.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(self.stopped()),
+            None => Ok(()),
+        }
+    }
+
+    fn stopped(&self) -> GenError {
+        io_err(
+            &self.dir,
+            io::Error::other("the writer thread stopped unexpectedly"),
+        )
+    }
+}
+
+impl Drop for Sink {
+    /// Waits for the writer thread, so nothing is written after [`generate`] returns.
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+/// The writer thread's loop.
+fn write_jobs(inbox: &Receiver<Job>, give_back: &mpsc::Sender<String>) -> Result<(), GenError> {
+    let mut files: Vec<Option<(File, PathBuf)>> = Vec::new();
+    for job in inbox {
+        match job {
+            Job::Open(slot, path) => {
+                let file = File::options()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                    .map_err(|e| io_err(&path, e))?;
+                if files.len() <= slot {
+                    files.resize_with(slot + 1, || None);
+                }
+                files[slot] = Some((file, path));
+            }
+            Job::Data(slot, mut text) => {
+                if let Some(Some((file, path))) = files.get_mut(slot) {
+                    file.write_all(text.as_bytes())
+                        .map_err(|e| io_err(path, e))?;
+                }
+                text.clear();
+                let _ = give_back.send(text);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Splits one class's records into numbered files of at most `per_file` records.
 #[derive(Debug)]
 struct ClassWriter {
     class: &'static str,
+    slot: usize,
     dir: PathBuf,
     per_file: usize,
     header: String,
-    out: Option<BufWriter<File>>,
-    path: PathBuf,
+    /// Text not yet handed to the writer thread.
+    chunk: String,
     in_file: usize,
     records: u64,
     bytes: u64,
@@ -929,11 +1189,17 @@ struct ClassWriter {
 }
 
 impl ClassWriter {
-    fn new(class: &'static str, data_dir: &Path, opts: &GenOptions) -> Result<Self, GenError> {
+    fn new(
+        class: &'static str,
+        slot: usize,
+        data_dir: &Path,
+        opts: &GenOptions,
+    ) -> Result<Self, GenError> {
         let dir = data_dir.join(class);
         fs::create_dir(&dir).map_err(|e| io_err(&dir, e))?;
         Ok(ClassWriter {
             class,
+            slot,
             dir,
             per_file: opts.records_per_file,
             header: format!(
@@ -941,8 +1207,7 @@ impl ClassWriter {
                  data, {class} file",
                 opts.domains, opts.seed
             ),
-            out: None,
-            path: PathBuf::new(),
+            chunk: String::new(),
             in_file: 0,
             records: 0,
             bytes: 0,
@@ -950,43 +1215,49 @@ impl ClassWriter {
         })
     }
 
-    /// Writes one record (already ending with its `---` line).
-    fn write(&mut self, record: &str) -> Result<(), GenError> {
-        if self.out.is_none() || self.in_file >= self.per_file {
-            self.open_next()?;
+    /// The buffer to append one record to (starting a new file first if the current one is
+    /// full); give it back with [`ClassWriter::end`].
+    fn begin(&mut self, sink: &mut Sink) -> Result<String, GenError> {
+        if self.files.is_empty() || self.in_file >= self.per_file {
+            self.open_next(sink)?;
         }
-        if let Some(out) = self.out.as_mut() {
-            out.write_all(record.as_bytes()).map_err(|e| io_err(&self.path, e))?;
-        }
-        self.in_file += 1;
+        Ok(std::mem::take(&mut self.chunk))
+    }
+
+    /// Takes back the buffer from [`ClassWriter::begin`], one record (from `start`) longer.
+    fn end(&mut self, sink: &mut Sink, chunk: String, start: usize) -> Result<(), GenError> {
+        self.bytes += (chunk.len() - start) as u64;
         self.records += 1;
-        self.bytes += record.len() as u64;
-        Ok(())
-    }
-
-    fn open_next(&mut self) -> Result<(), GenError> {
-        self.close()?;
-        let index = self.files.len();
-        self.path = self.dir.join(format!("{}-{index:04}.txt", self.class));
-        let file = File::options()
-            .write(true)
-            .create_new(true)
-            .open(&self.path)
-            .map_err(|e| io_err(&self.path, e))?;
-        let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
-        let header = format!("{} {index}\n", self.header);
-        out.write_all(header.as_bytes()).map_err(|e| io_err(&self.path, e))?;
-        self.bytes += header.len() as u64;
-        self.files.push(self.path.clone());
-        self.out = Some(out);
-        self.in_file = 0;
-        Ok(())
-    }
-
-    fn close(&mut self) -> Result<(), GenError> {
-        if let Some(mut out) = self.out.take() {
-            out.flush().map_err(|e| io_err(&self.path, e))?;
+        self.in_file += 1;
+        self.chunk = chunk;
+        if self.chunk.len() >= CHUNK {
+            self.flush(sink)?;
         }
+        Ok(())
+    }
+
+    fn flush(&mut self, sink: &mut Sink) -> Result<(), GenError> {
+        if !self.chunk.is_empty() {
+            let fresh = sink.chunk();
+            let full = std::mem::replace(&mut self.chunk, fresh);
+            sink.send(Job::Data(self.slot, full))?;
+        }
+        Ok(())
+    }
+
+    fn open_next(&mut self, sink: &mut Sink) -> Result<(), GenError> {
+        self.flush(sink)?;
+        let index = self.files.len();
+        let path = self.dir.join(format!("{}-{index:04}.txt", self.class));
+        sink.send(Job::Open(self.slot, path.clone()))?;
+        self.files.push(path);
+        if self.chunk.capacity() == 0 {
+            self.chunk = sink.chunk();
+        }
+        let start = self.chunk.len();
+        let _ = writeln!(self.chunk, "{} {index}", self.header);
+        self.bytes += (self.chunk.len() - start) as u64;
+        self.in_file = 0;
         Ok(())
     }
 }
@@ -1060,7 +1331,6 @@ struct ContactSpec<'a> {
     created: i64,
     updated: Option<i64>,
     transferred: Option<i64>,
-    auth: bool,
 }
 
 /// A registrar and the state needed to give it domains.
@@ -1071,6 +1341,7 @@ struct Registrar {
     slug: String,
     prefix: u16,
     loc: usize,
+    addr: Address,
     status: &'static str,
     created: i64,
     admin: Vec<ContactRef>,
@@ -1084,6 +1355,8 @@ struct Registrar {
 /// A hosting provider: shared name servers, their addresses, maybe a `-dns.coop` domain.
 #[derive(Debug)]
 struct Provider {
+    /// When its hosts were created.
+    created: i64,
     hosts: Vec<String>,
     v4: Vec<Ipv4Addr>,
     v6: Vec<Option<Ipv6Addr>>,
@@ -1116,7 +1389,9 @@ struct Gen {
     contact_w: ClassWriter,
     nameserver_w: ClassWriter,
     domain_w: ClassWriter,
-    buf: String,
+    sink: Sink,
+    first_names: Vec<&'static str>,
+    last_names: Vec<&'static str>,
     prefixes: Vec<String>,
     registrars: Vec<Registrar>,
     /// Registrars that take new domains, weighted by market share.
@@ -1141,18 +1416,20 @@ impl Gen {
         let ascii_names = NameSpace::new(ASCII_PATTERNS, &mut rng);
         let idn_names = NameSpace::new(IDN_PATTERNS, &mut rng);
         Ok(Gen {
-            registrar_w: ClassWriter::new("registrar", data_dir, opts)?,
-            contact_w: ClassWriter::new("contact", data_dir, opts)?,
-            nameserver_w: ClassWriter::new("nameserver", data_dir, opts)?,
-            domain_w: ClassWriter::new("domain", data_dir, opts)?,
+            registrar_w: ClassWriter::new("registrar", 0, data_dir, opts)?,
+            contact_w: ClassWriter::new("contact", 1, data_dir, opts)?,
+            nameserver_w: ClassWriter::new("nameserver", 2, data_dir, opts)?,
+            domain_w: ClassWriter::new("domain", 3, data_dir, opts)?,
             rng,
             opts: opts.clone(),
-            buf: String::with_capacity(4096),
+            sink: Sink::start(data_dir)?,
+            first_names: words(FIRST_NAMES),
+            last_names: words(LAST_NAMES),
             prefixes: vec!["CNT-".to_string(), "SPN-".to_string()],
             registrars: Vec::new(),
             active: Vec::new(),
             active_pick: Weighted::new([]),
-            loc_pick: Weighted::new(LOCS.iter().map(|l| l.weight)),
+            loc_pick: Weighted::new(locs().iter().map(|l| l.weight)),
             providers: Vec::new(),
             provider_pick: Weighted::new([]),
             sponsors: Vec::new(),
@@ -1170,9 +1447,9 @@ impl Gen {
         let total = self.opts.domains.max(1);
         self.sample_contacts()?;
         self.apex_contacts()?;
-        self.registrars()?;
+        self.write_registrars()?;
         self.sample_hosts()?;
-        self.providers(total - 1)?;
+        self.write_providers(total - 1)?;
         self.sample_domain()?;
         let mut written = 1u64;
         for p in 0..self.providers.len() {
@@ -1185,7 +1462,7 @@ impl Gen {
         while written < total {
             self.random_domain()?;
             written += 1;
-            if written % PROGRESS_EVERY == 0 {
+            if written.is_multiple_of(PROGRESS_EVERY) {
                 progress(written);
             }
         }
@@ -1194,10 +1471,13 @@ impl Gen {
     }
 
     fn finish(mut self, mut summary: GenSummary) -> Result<GenSummary, GenError> {
-        for w in
-            [&mut self.registrar_w, &mut self.contact_w, &mut self.nameserver_w, &mut self.domain_w]
-        {
-            w.close()?;
+        for w in [
+            &mut self.registrar_w,
+            &mut self.contact_w,
+            &mut self.nameserver_w,
+            &mut self.domain_w,
+        ] {
+            w.flush(&mut self.sink)?;
             summary.bytes += w.bytes;
             summary.files.append(&mut w.files);
         }
@@ -1205,6 +1485,7 @@ impl Gen {
         summary.contacts = self.contact_w.records;
         summary.nameservers = self.nameserver_w.records;
         summary.domains = self.domain_w.records;
+        self.sink.finish()?;
         Ok(summary)
     }
 
@@ -1228,7 +1509,10 @@ impl Gen {
     fn new_contact(&mut self, reg: usize) -> ContactRef {
         let num = self.next_contact;
         self.next_contact += 1;
-        ContactRef { prefix: self.registrars[reg].prefix, num }
+        ContactRef {
+            prefix: self.registrars[reg].prefix,
+            num,
+        }
     }
 
     fn pick_registrar(&mut self) -> usize {
@@ -1242,8 +1526,8 @@ impl Gen {
     }
 
     fn person_name(&mut self) -> String {
-        let first = self.rng.pick(FIRST_NAMES);
-        let last = self.rng.pick(LAST_NAMES);
+        let first = self.rng.pick(&self.first_names);
+        let last = self.rng.pick(&self.last_names);
         format!("{first} {last}")
     }
 
@@ -1311,8 +1595,8 @@ impl Gen {
 
     /// Writes a contact record.
     fn write_contact(&mut self, c: &ContactSpec<'_>) -> Result<(), GenError> {
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
+        let mut buf = self.contact_w.begin(&mut self.sink)?;
+        let start = buf.len();
         self.cid_line(&mut buf, "Contact-ID", c.id);
         let _ = writeln!(buf, "Contact-ROID: C{}-COOP", c.id.num);
         line(&mut buf, "Name", c.name);
@@ -1345,7 +1629,11 @@ impl Gen {
                 self.cid_line(&mut buf, "Sponsor", s);
             }
             line(&mut buf, "Lang-Pref", coop.lang);
-            line(&mut buf, "Mailing-List-Pref", if coop.mailing { "true" } else { "false" });
+            line(
+                &mut buf,
+                "Mailing-List-Pref",
+                if coop.mailing { "true" } else { "false" },
+            );
         }
         self.reg_line(&mut buf, "Sponsoring-Registrar", c.sponsor);
         self.reg_line(&mut buf, "Created-By", c.created_by);
@@ -1359,21 +1647,17 @@ impl Gen {
         if let Some(t) = c.transferred {
             line_date(&mut buf, "Transferred-Date", t);
         }
-        if c.auth {
-            tag(&mut buf, "Auth-Info");
-            self.auth_info(&mut buf);
-            buf.push('\n');
-        }
+        tag(&mut buf, "Auth-Info");
+        self.auth_info(&mut buf);
+        buf.push('\n');
         end_record(&mut buf);
-        let result = self.contact_w.write(&buf);
-        self.buf = buf;
-        result
+        self.contact_w.end(&mut self.sink, buf, start)
     }
 
     /// Writes a nameserver record.
     fn write_host(&mut self, h: &HostSpec<'_>) -> Result<(), GenError> {
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
+        let mut buf = self.nameserver_w.begin(&mut self.sink)?;
+        let start = buf.len();
         let _ = writeln!(buf, "Host-ID: H{}-COOP", h.roid);
         tag(&mut buf, "Host-Name");
         buf.push_str(h.name_prefix);
@@ -1404,9 +1688,7 @@ impl Gen {
             line_date(&mut buf, "Transferred-Date", t);
         }
         end_record(&mut buf);
-        let result = self.nameserver_w.write(&buf);
-        self.buf = buf;
-        result
+        self.nameserver_w.end(&mut self.sink, buf, start)
     }
 
     // -- the specification's sample objects ---------------------------------------------------
@@ -1421,8 +1703,8 @@ impl Gen {
         }
     }
 
-    /// CNT-1002..CNT-1005 (test.coop) and CNT-1010..CNT-1014 (registrar SAMPLE). They refer to
-    /// REG-42, which is pushed by [`Gen::registrars`] as registrar 0.
+    /// CNT-1002..CNT-1005 (test.coop) and CNT-1010..CNT-1014 (registrar SAMPLE). Also sets up
+    /// registrar 0, REG-42, whose record [`Gen::write_registrars`] writes.
     fn sample_contacts(&mut self) -> Result<(), GenError> {
         // Registrar 0 is REG-42; its record is written later, but its ID is needed now.
         self.registrars.push(Registrar {
@@ -1431,6 +1713,7 @@ impl Gen {
             slug: "reg.coop".to_string(),
             prefix: 0,
             loc: 0,
+            addr: Self::sample_address(&["ADDRESS1"]),
             status: "ok",
             created: T_FIRST,
             admin: Vec::new(),
@@ -1447,12 +1730,28 @@ impl Gen {
             let for_domain = num <= 1005;
             let spec = ContactSpec {
                 id: ContactRef { prefix: 0, num },
-                name: if for_domain { "A.TEST" } else { "AN-OTHER-TEST" },
-                org: Some(if for_domain { "TEST COMPANY COOP." } else { "SAMPLE" }),
+                name: if for_domain {
+                    "A.TEST"
+                } else {
+                    "AN-OTHER-TEST"
+                },
+                org: Some(if for_domain {
+                    "TEST COMPANY COOP."
+                } else {
+                    "SAMPLE"
+                }),
                 addr: if for_domain { &three } else { &one },
                 phone: "+000.000000000",
-                fax: Some(if num == 1003 { "+1.2025332970" } else { "+000.000000000" }),
-                email: if for_domain { "A.TEST@TEST.COOP" } else { "AN-OTHER-TEST@REG.COOP" },
+                fax: Some(if num == 1003 {
+                    "+1.2025332970"
+                } else {
+                    "+000.000000000"
+                }),
+                email: if for_domain {
+                    "A.TEST@TEST.COOP"
+                } else {
+                    "AN-OTHER-TEST@REG.COOP"
+                },
                 statuses: &["ok"],
                 coop: registrant.then(|| CoopExt {
                     ens: 10,
@@ -1466,7 +1765,6 @@ impl Gen {
                 created: sample_day,
                 updated: Some(sample_day),
                 transferred: registrant.then_some(days_from_civil(2001, 7, 25) * DAY),
-                auth: true,
             };
             self.write_contact(&spec)?;
         }
@@ -1476,15 +1774,21 @@ impl Gen {
     /// The fictional federations that sponsor the first registrants.
     fn apex_contacts(&mut self) -> Result<(), GenError> {
         for (i, &(org, loc_index)) in APEX.iter().enumerate() {
-            let loc = &LOCS[loc_index];
-            let id = ContactRef { prefix: 1, num: 101 + i as u64 };
+            let loc = &locs()[loc_index];
+            let id = ContactRef {
+                prefix: 1,
+                num: 101 + i as u64,
+            };
             let addr = self.address(loc);
             let name = self.person_name();
             let phone = self.phone(loc);
+            // sponsorship@ plus the initials: "Nordic Cooperative Council" -> ncc.coop.
             let mut email = String::from("sponsorship@");
-            push_ascii_fold(&mut email, org.split(' ').next().unwrap_or("apex"));
-            email.push_str("-federation.coop");
-            let created = self.rng.time_between(T_FIRST - 200 * DAY, T_FIRST);
+            for word in org.split(' ').filter(|w| w.starts_with(char::is_uppercase)) {
+                push_ascii_fold(&mut email, &word[..1]);
+            }
+            email.push_str(".coop");
+            let created = self.rng.time_between(T_FIRST, T_FIRST + 30 * DAY);
             let spec = ContactSpec {
                 id,
                 name: &name,
@@ -1506,7 +1810,6 @@ impl Gen {
                 created,
                 updated: Some(self.rng.time_between(created, T_NOW)),
                 transferred: None,
-                auth: true,
             };
             self.write_contact(&spec)?;
             self.sponsors.push(id);
@@ -1535,6 +1838,7 @@ impl Gen {
         }
         // The registry's own servers also serve a few parked domains.
         self.providers.push(Provider {
+            created: T_FIRST,
             hosts: vec!["dns0.nic.coop".to_string(), "dns1.nic.coop".to_string()],
             v4: vec![Ipv4Addr::new(10, 10, 10, 10), Ipv4Addr::new(10, 10, 10, 11)],
             v6: vec![None, None],
@@ -1545,8 +1849,8 @@ impl Gen {
     }
 
     fn sample_domain(&mut self) -> Result<(), GenError> {
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
+        let mut buf = self.domain_w.begin(&mut self.sink)?;
+        let start = buf.len();
         let day = T_FIRST;
         buf.push_str(concat!(
             "Domain-ID: 400032-COOP\n",
@@ -1568,28 +1872,22 @@ impl Gen {
         line_date(&mut buf, "Updated-Date", day);
         line(&mut buf, "Auth-Info", "TestCoop-2001");
         end_record(&mut buf);
-        let result = self.domain_w.write(&buf);
-        self.buf = buf;
-        result
+        self.domain_w.end(&mut self.sink, buf, start)
     }
 
     // -- registrars ---------------------------------------------------------------------------
 
-    fn registrars(&mut self) -> Result<(), GenError> {
+    fn write_registrars(&mut self) -> Result<(), GenError> {
+        let (reg_a, reg_b) = (words(REG_A), words(REG_B));
         let count = (20 + self.opts.domains / 50_000).min(500) as usize;
         let mut ids: Vec<String> = vec!["REG-42".into(), "REG-43".into(), "REG-44".into()];
         let mut names: Vec<String> = vec!["SAMPLE".into()];
         let mut next_reg_number = 45;
         // Registrar 0 (REG-42, SAMPLE) exists already; give it contacts and write it.
-        self.registrars[0].admin = vec![ContactRef { prefix: 0, num: 1010 }, ContactRef {
-            prefix: 0,
-            num: 1011,
-        }];
-        self.registrars[0].tech = vec![ContactRef { prefix: 0, num: 1012 }, ContactRef {
-            prefix: 0,
-            num: 1013,
-        }];
-        self.registrars[0].billing = vec![ContactRef { prefix: 0, num: 1014 }];
+        let cnt = |num| ContactRef { prefix: 0, num };
+        self.registrars[0].admin = vec![cnt(1010), cnt(1011)];
+        self.registrars[0].tech = vec![cnt(1012), cnt(1013)];
+        self.registrars[0].billing = vec![cnt(1014)];
         for index in 1..count {
             let id = if index < 3 {
                 ids[index].clone()
@@ -1597,32 +1895,29 @@ impl Gen {
                 next_reg_number += self.rng.range(1, 12);
                 format!("REG-{next_reg_number}")
             } else {
-                let mut id = String::new();
-                id.push_str(self.rng.pick(REG_A));
-                id.push_str(self.rng.pick(REG_B));
-                if self.rng.chance(150) {
-                    id.push_str(self.rng.pick(&["-uk", "-eu", "-us", ".ca", "_de"]));
+                loop {
+                    let mut id = String::new();
+                    id.push_str(self.rng.pick(&reg_a));
+                    id.push_str(self.rng.pick(&reg_b));
+                    if self.rng.chance(150) {
+                        id.push_str(self.rng.pick(&["-uk", "-eu", "-us", ".ca", "_de"]));
+                    }
+                    if id.len() <= 16 && !ids.contains(&id) {
+                        break id;
+                    }
                 }
-                let base_len = id.len();
-                let mut n = 2;
-                while ids.contains(&id) {
-                    id.truncate(base_len);
-                    let _ = write!(id, "{n}");
-                    n += 1;
-                }
-                id
             };
             if index >= 3 {
                 ids.push(id.clone());
             }
             let loc_index = self.loc_pick.pick(&mut self.rng);
-            let loc = &LOCS[loc_index];
+            let loc = &locs()[loc_index];
             let mut name = String::new();
             loop {
                 name.clear();
-                push_display_word(&mut name, self.rng.pick(REG_A));
+                push_display_word(&mut name, self.rng.pick(&reg_a));
                 name.push(' ');
-                push_display_word(&mut name, self.rng.pick(REG_B));
+                push_display_word(&mut name, self.rng.pick(&reg_b));
                 name.push(' ');
                 name.push_str(ORG_STYLES[loc.org].2);
                 if !names.contains(&name) {
@@ -1635,12 +1930,17 @@ impl Gen {
             }
             names.push(name.clone());
             let mut slug = String::new();
-            for c in name.chars().take_while(|c| *c != ' ' || slug.len() < 4) {
-                push_ascii_fold(&mut slug, &c.to_string());
+            let mut name_words: Vec<&str> = name.split(' ').collect();
+            name_words.pop();
+            for word in name_words {
+                push_ascii_fold(&mut slug, word);
             }
             slug.push_str(self.rng.pick(&[".com", ".net", ".eu", ".co.uk", ".coop"]));
-            let mut prefix: String =
-                id.chars().filter(char::is_ascii_alphabetic).take(4).collect();
+            let mut prefix: String = id
+                .chars()
+                .filter(char::is_ascii_alphabetic)
+                .take(4)
+                .collect();
             match self.rng.below(5) {
                 0 => prefix = "C".to_string(),
                 1 => prefix = prefix.to_uppercase(),
@@ -1657,6 +1957,13 @@ impl Gen {
                     _ => "terminated",
                 }
             };
+            let created = if index < 3 {
+                T_FIRST
+            } else {
+                let years = if self.rng.chance(500) { 3 } else { 19 };
+                self.rng.time_between(T_FIRST, T_FIRST + years * 365 * DAY)
+            };
+            let addr = self.address(loc);
             self.prefixes.push(prefix);
             self.registrars.push(Registrar {
                 id,
@@ -1664,8 +1971,9 @@ impl Gen {
                 slug,
                 prefix: (self.prefixes.len() - 1) as u16,
                 loc: loc_index,
+                addr,
                 status,
-                created: self.rng.time_between(T_FIRST, T_FIRST + 19 * 365 * DAY),
+                created,
                 admin: Vec::new(),
                 tech: Vec::new(),
                 billing: Vec::new(),
@@ -1713,17 +2021,29 @@ impl Gen {
     /// contact of many of its domains.
     fn registrar_contact(&mut self, reg: usize, role: usize) -> Result<ContactRef, GenError> {
         let id = self.new_contact(reg);
-        let loc = &LOCS[self.registrars[reg].loc];
-        let addr = self.address(loc);
+        let loc = &locs()[self.registrars[reg].loc];
+        // Most staff work at the registrar's address.
+        let addr = if self.rng.chance(800) {
+            self.registrars[reg].addr.clone()
+        } else {
+            self.address(loc)
+        };
         let phone = self.phone(loc);
         let fax = self.rng.chance(400).then(|| self.phone(loc));
         let (name, local) = if self.rng.chance(500) {
-            [("Domain Administration", "domains"), ("Hostmaster", "hostmaster"), ("Accounts", "billing")]
-                [role]
+            [
+                ("Domain Administration", "domains"),
+                ("Hostmaster", "hostmaster"),
+                ("Accounts", "billing"),
+            ][role]
         } else {
             ("", "")
         };
-        let name = if name.is_empty() { self.person_name() } else { name.to_string() };
+        let name = if name.is_empty() {
+            self.person_name()
+        } else {
+            name.to_string()
+        };
         let mut email = String::new();
         if local.is_empty() {
             push_ascii_fold(&mut email, name.split(' ').next().unwrap_or("staff"));
@@ -1735,7 +2055,10 @@ impl Gen {
         email.push('@');
         email.push_str(&self.registrars[reg].slug);
         let created = self.rng.time_between(self.registrars[reg].created, T_NOW);
-        let updated = self.rng.chance(600).then(|| self.rng.time_between(created, T_NOW));
+        let updated = self
+            .rng
+            .chance(600)
+            .then(|| self.rng.time_between(created, T_NOW));
         let org = self.registrars[reg].name.clone();
         let spec = ContactSpec {
             id,
@@ -1752,25 +2075,43 @@ impl Gen {
             created,
             updated,
             transferred: None,
-            auth: true,
         };
         self.write_contact(&spec)?;
         Ok(id)
     }
 
     fn write_registrar(&mut self, index: usize) -> Result<(), GenError> {
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
+        let sample = index == 0;
+        let loc = &locs()[self.registrars[index].loc];
+        let iana =
+            (!sample && self.rng.chance(900)).then(|| 1000 + index * 17 + self.rng.index(17));
+        let addr = self.registrars[index].addr.clone();
+        let phone = if sample {
+            "+000.000000000".to_string()
+        } else {
+            self.phone(loc)
+        };
+        let fax = if sample {
+            Some("+000.000000000".to_string())
+        } else {
+            self.rng.chance(500).then(|| self.phone(loc))
+        };
+        let created = self.registrars[index].created;
+        let updated = if sample {
+            created
+        } else {
+            self.rng.time_between(created, T_NOW)
+        };
+
+        let mut buf = self.registrar_w.begin(&mut self.sink)?;
+        let start = buf.len();
         let r = &self.registrars[index];
         line(&mut buf, "Registrar-ID", &r.id);
         line(&mut buf, "Registrar-Name", &r.name);
-        let sample = index == 0;
-        if !sample && self.rng.chance(900) {
-            let _ = writeln!(buf, "IANA-ID: {}", 1000 + index * 17 + self.rng.index(17));
+        if let Some(iana) = iana {
+            let _ = writeln!(buf, "IANA-ID: {iana}");
         }
         line(&mut buf, "Registrar-Status", r.status);
-        let loc = &LOCS[r.loc];
-        let addr = if sample { Self::sample_address(&["ADDRESS1"]) } else { self.address(loc) };
         for street in &addr.streets {
             line(&mut buf, "Street", street);
         }
@@ -1780,17 +2121,13 @@ impl Gen {
         }
         line(&mut buf, "Country-Code", addr.cc);
         line(&mut buf, "Postal-Code", &addr.postal);
+        line(&mut buf, "Phone", &phone);
+        if let Some(fax) = &fax {
+            line(&mut buf, "Fax", fax);
+        }
         if sample {
-            line(&mut buf, "Phone", "+000.000000000");
-            line(&mut buf, "Fax", "+000.000000000");
             line(&mut buf, "Email", "AN-OTHER-TEST@REG.COOP");
         } else {
-            let phone = self.phone(loc);
-            line(&mut buf, "Phone", &phone);
-            if self.rng.chance(500) {
-                let fax = self.phone(loc);
-                line(&mut buf, "Fax", &fax);
-            }
             let _ = writeln!(buf, "Email: registry-liaison@{}", r.slug);
         }
         for c in &r.admin {
@@ -1802,30 +2139,27 @@ impl Gen {
         for c in &r.billing {
             self.cid_line(&mut buf, "Billing-Contact", *c);
         }
-        let created = r.created;
         line_date(&mut buf, "Created-Date", created);
-        let updated = if sample { created } else { self.rng.time_between(created, T_NOW) };
         line_date(&mut buf, "Updated-Date", updated);
         end_record(&mut buf);
-        let result = self.registrar_w.write(&buf);
-        self.buf = buf;
-        result
+        self.registrar_w.end(&mut self.sink, buf, start)
     }
 
     // -- name server pool ---------------------------------------------------------------------
 
     /// Hosting providers; `coop_budget` is how many `-dns.coop` domains may be written.
-    fn providers(&mut self, coop_budget: u64) -> Result<(), GenError> {
+    fn write_providers(&mut self, coop_budget: u64) -> Result<(), GenError> {
         let count = (10 + self.opts.domains / 5000).min(1500) as usize;
-        let space = (PROV_A.len() * PROV_B.len()) as u64;
+        let (prov_a, prov_b) = (words(PROV_A), words(PROV_B));
+        let space = (prov_a.len() * prov_b.len()) as u64;
         let perm = Perm::new(space, self.rng.next_u64());
         let mut coop_domains = 0;
         let mut weights = vec![10_000u64]; // the registry's own servers
         for p in 0..count {
             let round = p as u64 / space;
             let x = perm.apply(p as u64 % space, round);
-            let a = PROV_A[(x % PROV_A.len() as u64) as usize];
-            let b = PROV_B[(x / PROV_A.len() as u64) as usize];
+            let a = prov_a[(x % prov_a.len() as u64) as usize];
+            let b = prov_b[(x / prov_a.len() as u64) as usize];
             let mut base = format!("{a}{b}");
             if round > 0 {
                 let _ = write!(base, "{}", round + 1);
@@ -1842,8 +2176,9 @@ impl Gen {
             let registrar = self.pick_registrar();
             let v4_base = self.random_v4();
             let v6_base = self.rng.chance(300).then(|| self.random_v6());
-            let created = self.random_created();
+            let created = self.created_after(self.registrars[registrar].created);
             let mut provider = Provider {
+                created,
                 hosts: Vec::new(),
                 v4: Vec::new(),
                 v6: Vec::new(),
@@ -1864,15 +2199,19 @@ impl Gen {
                     s[7] = 0x53 + h as u16;
                     Ipv6Addr::from(s)
                 });
-                let updated = self.rng.chance(700).then(|| self.rng.time_between(created, T_NOW));
+                let updated = self
+                    .rng
+                    .chance(700)
+                    .then(|| self.rng.time_between(created, T_NOW));
                 let roid = self.next_host;
                 self.next_host += 1;
                 let remark = self.rng.chance(40).then(|| self.rng.pick(HOST_REMARKS));
+                let statuses = self.host_statuses();
                 self.write_host(&HostSpec {
                     roid,
                     name_prefix: "",
                     name: &host,
-                    statuses: self.host_statuses(),
+                    statuses,
                     v4: &[v4],
                     v6: v6.as_slice(),
                     sponsor: registrar,
@@ -1933,8 +2272,22 @@ impl Gen {
 
     /// A creation time: half uniform since 2001-05-05, half in the last eight years.
     fn random_created(&mut self) -> i64 {
-        let from = if self.rng.chance(500) { T_FIRST } else { T_NOW - 8 * 365 * DAY };
+        let from = if self.rng.chance(500) {
+            T_FIRST
+        } else {
+            T_NOW - 8 * 365 * DAY
+        };
         self.rng.time_between(from, T_NOW - DAY)
+    }
+
+    /// A creation time, not before `floor` (when the creating registrar was accredited).
+    fn created_after(&mut self, floor: i64) -> i64 {
+        let t = self.random_created();
+        if t < floor {
+            self.rng.time_between(floor, T_NOW - DAY)
+        } else {
+            t
+        }
     }
 
     // -- domains ------------------------------------------------------------------------------
@@ -1947,7 +2300,12 @@ impl Gen {
             let has = self.idn_names.next(&mut self.rng, &mut u_label, &mut words);
             u_label.push_str(".coop");
             name = idna::domain_to_ascii(&u_label).map_err(|e| GenError::Idna {
-                path: self.domain_w.path.clone(),
+                path: self
+                    .domain_w
+                    .files
+                    .last()
+                    .unwrap_or(&self.domain_w.dir)
+                    .clone(),
                 name: u_label.clone(),
                 reason: e.to_string(),
             })?;
@@ -1973,21 +2331,44 @@ impl Gen {
     ) -> Result<(), GenError> {
         let roid = self.next_domain;
         self.next_domain += 1;
-        let created = match own_provider {
-            Some(_) => self.rng.time_between(T_FIRST, T_NOW - 3 * 365 * DAY),
-            None => self.random_created(),
+        // ~10% were created at another registrar and transferred in.
+        let mut creator = if self.rng.chance(100) {
+            self.other_registrar(reg)
+        } else {
+            reg
         };
-        let transferred = (self.rng.chance(100) && T_NOW - created > 120 * DAY)
-            .then(|| self.rng.time_between(created + 60 * DAY, T_NOW - 30 * DAY));
-        let creator = if transferred.is_some() { self.other_registrar(reg) } else { reg };
+        let created = match own_provider {
+            Some(p) => {
+                let hosts_created = self.providers[p].created;
+                let floor = self.registrars[creator]
+                    .created
+                    .max(hosts_created - 30 * DAY);
+                self.rng.time_between(floor, hosts_created)
+            }
+            None => self.created_after(self.registrars[creator].created),
+        };
+        let transfer_floor = (created + 60 * DAY).max(self.registrars[reg].created);
+        let transferred = (creator != reg && transfer_floor < T_NOW - 30 * DAY)
+            .then(|| self.rng.time_between(transfer_floor, T_NOW - 30 * DAY));
+        if transferred.is_none() {
+            creator = reg;
+        }
         let last_event = transferred.unwrap_or(created);
-        let updated = self.rng.chance(950).then(|| self.rng.time_between(last_event, T_NOW));
-        let events = Events { sponsor: reg, creator, created, transferred };
+        let updated = self
+            .rng
+            .chance(950)
+            .then(|| self.rng.time_between(last_event, T_NOW));
+        let events = Events {
+            sponsor: reg,
+            creator,
+            created,
+            transferred,
+        };
 
         // Registrant: sometimes one that already holds a domain at this registrar.
         let reuse = own_provider.is_none()
             && !self.registrars[reg].recent.is_empty()
-            && self.rng.chance(150);
+            && self.rng.chance(200);
         let (registrant, household) = if reuse {
             let recent = &self.registrars[reg].recent;
             (recent[self.rng.index(recent.len())], None)
@@ -2036,11 +2417,17 @@ impl Gen {
             if x < 12 {
                 // no name servers: the domain is inactive
             } else if x < 112 {
-                own_hosts = if self.rng.chance(200) { 3 } else { 2 };
+                // Own in-bailiwick hosts; with only one, a provider's hosts as secondaries.
+                own_hosts = match self.rng.below(10) {
+                    0..5 => 1,
+                    5..9 => 2,
+                    _ => 3,
+                };
                 ns.extend((0..own_hosts).map(NsRef::Own));
-                if own_hosts == 2 && self.rng.chance(250) {
+                if own_hosts == 1 || self.rng.chance(150) {
                     let p = self.provider_pick.pick(&mut self.rng);
-                    ns.push(NsRef::Pool(p, 0));
+                    let n = self.providers[p].hosts.len().min(4 - own_hosts).min(2);
+                    ns.extend((0..n).map(|h| NsRef::Pool(p, h)));
                 }
             } else {
                 let p = self.provider_pick.pick(&mut self.rng);
@@ -2063,8 +2450,8 @@ impl Gen {
         let expiry = self.expiry(created, statuses == ["pendingDelete"]);
         let remark = self.rng.chance(50).then(|| self.rng.pick(DOMAIN_REMARKS));
 
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
+        let mut buf = self.domain_w.begin(&mut self.sink)?;
+        let start = buf.len();
         let _ = writeln!(buf, "Domain-ID: {roid}-COOP");
         line(&mut buf, "Domain-Name", name);
         self.reg_line(&mut buf, "Sponsoring-Registrar", reg);
@@ -2072,7 +2459,10 @@ impl Gen {
             line(&mut buf, "Domain-Status", status);
         }
         self.cid_line(&mut buf, "Registrant-ID", registrant);
-        for (role, t) in ["Admin-ID", "Tech-ID", "Billing-ID"].into_iter().enumerate() {
+        for (role, t) in ["Admin-ID", "Tech-ID", "Billing-ID"]
+            .into_iter()
+            .enumerate()
+        {
             for c in roles[role].iter().flatten() {
                 self.cid_line(&mut buf, t, *c);
             }
@@ -2109,9 +2499,7 @@ impl Gen {
         self.auth_info(&mut buf);
         buf.push('\n');
         end_record(&mut buf);
-        let result = self.domain_w.write(&buf);
-        self.buf = buf;
-        result
+        self.domain_w.end(&mut self.sink, buf, start)
     }
 
     fn domain_statuses(&mut self, has_ns: bool) -> &'static [&'static str] {
@@ -2122,8 +2510,16 @@ impl Gen {
             0..790 => &["ok"],
             790..850 => &["clientTransferProhibited"],
             850..900 => &["clientTransferProhibited", "clientUpdateProhibited"],
-            900..920 => &["clientDeleteProhibited", "clientTransferProhibited", "clientUpdateProhibited"],
-            920..935 => &["serverDeleteProhibited", "serverTransferProhibited", "serverUpdateProhibited"],
+            900..920 => &[
+                "clientDeleteProhibited",
+                "clientTransferProhibited",
+                "clientUpdateProhibited",
+            ],
+            920..935 => &[
+                "serverDeleteProhibited",
+                "serverTransferProhibited",
+                "serverUpdateProhibited",
+            ],
             935..955 => &["serverHold"],
             955..962 => &["clientHold"],
             962..975 => &["serverHold", "clientTransferProhibited"],
@@ -2137,8 +2533,10 @@ impl Gen {
     /// Expiry: the anniversary of creation after the last renewal, so most domains expire
     /// within the next year or three; `expired` (and a few others) lapsed already.
     fn expiry(&mut self, created: i64, expired: bool) -> i64 {
-        let mut years = 1;
-        while add_years(created, years) <= T_NOW - 30 * DAY {
+        let limit = T_NOW - 30 * DAY;
+        let year = |t: i64| civil_from_days(t.div_euclid(DAY)).0;
+        let mut years = (year(limit) - year(created)).max(1);
+        while add_years(created, years) <= limit {
             years += 1;
         }
         if expired || self.rng.chance(20) {
@@ -2169,7 +2567,7 @@ impl Gen {
     ) -> Result<(ContactRef, Household), GenError> {
         let id = self.new_contact(ev.sponsor);
         let loc_index = self.loc_pick.pick(&mut self.rng);
-        let loc = &LOCS[loc_index];
+        let loc = &locs()[loc_index];
         let (templates, short, _) = ORG_STYLES[loc.org];
         let mut org = String::with_capacity(64);
         if has_org_word {
@@ -2211,7 +2609,11 @@ impl Gen {
             b += 1;
         }
         let sponsors = vec![self.sponsors[a], self.sponsors[b]];
-        let lang = if self.rng.chance(850) { loc.lang } else { self.rng.pick(&["en", "fr", "es", "de"]) };
+        let lang = if self.rng.chance(850) {
+            loc.lang
+        } else {
+            self.rng.pick(&["en", "fr", "es", "de"])
+        };
         let ens = self.next_ens;
         self.next_ens += 1;
         let created = ev.created - self.rng.below(3 * DAY as u64) as i64;
@@ -2241,7 +2643,6 @@ impl Gen {
             created,
             updated,
             transferred: ev.transferred,
-            auth: true,
         };
         self.write_contact(&spec)?;
         // Remember it for later domains of the same holder, and as a future sponsor.
@@ -2260,7 +2661,14 @@ impl Gen {
                 self.sponsor_next = (self.sponsor_next + 1) % SPONSOR_POOL;
             }
         }
-        Ok((id, Household { org, addr, loc: loc_index }))
+        Ok((
+            id,
+            Household {
+                org,
+                addr,
+                loc: loc_index,
+            },
+        ))
     }
 
     /// A person dedicated to one domain (often at the registrant's address).
@@ -2275,11 +2683,13 @@ impl Gen {
             Some(h) if self.rng.chance(600) => (h.loc, h.addr.clone()),
             _ => {
                 let l = self.loc_pick.pick(&mut self.rng);
-                (l, self.address(&LOCS[l]))
+                (l, self.address(&locs()[l]))
             }
         };
-        let loc = &LOCS[loc_index];
-        let org = household.filter(|_| self.rng.chance(700)).map(|h| h.org.as_str());
+        let loc = &locs()[loc_index];
+        let org = household
+            .filter(|_| self.rng.chance(700))
+            .map(|h| h.org.as_str());
         let person = self.person_name();
         let phone = self.phone(loc);
         let fax = self.rng.chance(100).then(|| self.phone(loc));
@@ -2288,7 +2698,10 @@ impl Gen {
         email.push('@');
         email.push_str(name);
         let created = ev.created - self.rng.below(DAY as u64) as i64;
-        let updated = self.rng.chance(500).then(|| self.rng.time_between(created, T_NOW));
+        let updated = self
+            .rng
+            .chance(500)
+            .then(|| self.rng.time_between(created, T_NOW));
         let statuses = self.contact_statuses();
         let spec = ContactSpec {
             id,
@@ -2305,7 +2718,6 @@ impl Gen {
             created,
             updated,
             transferred: ev.transferred,
-            auth: true,
         };
         self.write_contact(&spec)?;
         Ok(id)
@@ -2317,7 +2729,10 @@ impl Gen {
         let mut v6 = Vec::with_capacity(1);
         if self.providers.len() > 1 && self.rng.chance(600) {
             // Vanity name server on a hosting provider's shared address.
-            let p = 1 + self.rng.index(self.providers.len() - 1).min(self.rng.index(40));
+            let p = 1 + self
+                .rng
+                .index(self.providers.len() - 1)
+                .min(self.rng.index(40));
             let prov = &self.providers[p];
             let h = i % prov.hosts.len();
             v4.push(prov.v4[h]);
@@ -2334,7 +2749,10 @@ impl Gen {
         let roid = self.next_host;
         self.next_host += 1;
         let created = ev.transferred.unwrap_or(ev.created);
-        let updated = self.rng.chance(400).then(|| self.rng.time_between(created, T_NOW));
+        let updated = self
+            .rng
+            .chance(400)
+            .then(|| self.rng.time_between(created, T_NOW));
         let statuses = self.host_statuses();
         self.write_host(&HostSpec {
             roid,
@@ -2400,10 +2818,722 @@ struct HostSpec<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use regex::Regex;
     use std::collections::{HashMap, HashSet};
+    use std::net::IpAddr;
+
+    type Record = Vec<(String, String)>;
+
+    /// Splits MKDB text into records of (tag, value) pairs; `strict` checks the exact
+    /// `Tag: value` spelling the generator promises.
+    fn parse(text: &str, strict: bool) -> Vec<Record> {
+        let mut records = Vec::new();
+        let mut current = Vec::new();
+        for line in text.lines() {
+            if line.starts_with('#') || (!strict && line.trim().is_empty()) {
+                continue;
+            }
+            if line == "---" {
+                if !current.is_empty() {
+                    records.push(std::mem::take(&mut current));
+                }
+                continue;
+            }
+            let (tag, value) = if strict {
+                let (t, v) = line
+                    .split_once(": ")
+                    .unwrap_or_else(|| panic!("bad line {line:?}"));
+                assert!(
+                    !v.is_empty() && v.trim() == v,
+                    "untrimmed value in {line:?}"
+                );
+                assert!(!t.contains(' '), "bad tag in {line:?}");
+                (t, v)
+            } else {
+                let (t, v) = line
+                    .split_once(':')
+                    .unwrap_or_else(|| panic!("bad line {line:?}"));
+                (t.trim(), v.trim())
+            };
+            current.push((tag.to_string(), value.to_string()));
+        }
+        assert!(current.is_empty(), "the last record has no --- line");
+        records
+    }
+
+    fn get<'r>(record: &'r Record, tag: &str) -> Vec<&'r str> {
+        record
+            .iter()
+            .filter(|(t, _)| t == tag)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    #[derive(Debug)]
+    struct Attr {
+        name: String,
+        required: bool,
+        repeatable: bool,
+        primary: bool,
+        kind: String,
+        references: Option<String>,
+        format: Option<Regex>,
+    }
+
+    fn schemas() -> HashMap<String, Vec<Attr>> {
+        let mut out = HashMap::new();
+        for (class, text) in SHIPPED_SCHEMAS {
+            let records = parse(text, false);
+            assert_eq!(get(&records[0], "class"), vec![*class]);
+            let attrs = records[1..]
+                .iter()
+                .map(|r| {
+                    let one = |t: &str| get(r, t).first().map(|v| v.to_string());
+                    let yes = |t: &str| one(t).as_deref() == Some("TRUE");
+                    Attr {
+                        name: one("attribute").expect("attribute name"),
+                        required: yes("is-required") || yes("is-primary-key"),
+                        repeatable: yes("is-repeatable"),
+                        primary: yes("is-primary-key"),
+                        kind: one("type").unwrap_or_else(|| "TEXT".to_string()),
+                        references: one("references"),
+                        format: one("format").map(|f| {
+                            let re = f.strip_prefix("re:").expect("re: format");
+                            Regex::new(&format!("^(?:{re})$")).expect("format regex")
+                        }),
+                    }
+                })
+                .collect();
+            out.insert(class.to_string(), attrs);
+        }
+        out
+    }
+
+    fn tree(domains: u64, seed: u64, per_file: usize) -> (tempfile::TempDir, GenSummary) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = GenOptions {
+            domains,
+            seed,
+            records_per_file: per_file,
+        };
+        let mut calls = Vec::new();
+        let summary = generate(dir.path(), &opts, &mut |n| calls.push(n)).expect("generate");
+        assert_eq!(calls.last().copied(), Some(domains.max(1)));
+        assert!(calls.windows(2).all(|w| w[0] <= w[1]));
+        (dir, summary)
+    }
+
+    /// The data files of a class, in order, with their text.
+    fn class_files(root: &Path, class: &str) -> Vec<(PathBuf, String)> {
+        let mut paths: Vec<PathBuf> = fs::read_dir(root.join("data").join(class))
+            .expect("class dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        paths.sort();
+        paths
+            .into_iter()
+            .map(|p| {
+                let text = fs::read_to_string(&p).expect("utf-8 data file");
+                (p, text)
+            })
+            .collect()
+    }
+
+    fn records(root: &Path, class: &str) -> Vec<Record> {
+        class_files(root, class)
+            .iter()
+            .flat_map(|(_, text)| parse(text, true))
+            .collect()
+    }
+
+    fn all_bytes(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        for sub in [
+            "schema",
+            "data/registrar",
+            "data/contact",
+            "data/nameserver",
+            "data/domain",
+        ] {
+            let mut paths: Vec<PathBuf> = fs::read_dir(root.join(sub))
+                .expect("dir")
+                .map(|e| e.expect("entry").path())
+                .collect();
+            paths.sort();
+            for p in paths {
+                let rel = p.strip_prefix(root).expect("under root").to_path_buf();
+                out.push((rel, fs::read(&p).expect("read")));
+            }
+        }
+        out
+    }
+
+    fn parse_date(v: &str) -> i64 {
+        let b = v.as_bytes();
+        let shape_ok = b.len() == 20
+            && b.iter().enumerate().all(|(i, &c)| match i {
+                4 | 7 => c == b'-',
+                10 => c == b'T',
+                13 | 16 => c == b':',
+                19 => c == b'Z',
+                _ => c.is_ascii_digit(),
+            });
+        assert!(shape_ok, "bad date {v}");
+        let n = |from: usize, to: usize| v[from..to].parse::<i64>().expect("number");
+        let (y, m, d) = (n(0, 4), n(5, 7), n(8, 10));
+        let (hh, mm, ss) = (n(11, 13), n(14, 16), n(17, 19));
+        assert!(
+            (1..=12).contains(&m) && hh < 24 && mm < 60 && ss < 60,
+            "bad date {v}"
+        );
+        let days = days_from_civil(y, m, d);
+        assert_eq!(civil_from_days(days), (y, m, d), "no such day {v}");
+        days * DAY + hh * 3600 + mm * 60 + ss
+    }
+
+    fn check_host_name(v: &str) {
+        assert!(
+            v.len() <= 253 && v == v.to_ascii_lowercase(),
+            "bad host name {v}"
+        );
+        for label in v.split('.') {
+            assert!(!label.is_empty() && label.len() <= 63, "bad label in {v}");
+            assert!(
+                label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "bad character in {v}"
+            );
+            assert!(
+                !label.starts_with('-') && !label.ends_with('-'),
+                "bad hyphen in {v}"
+            );
+            if label.starts_with("xn--") {
+                let (unicode, result) = idna::domain_to_unicode(label);
+                assert!(result.is_ok(), "bad A-label {label}");
+                assert_eq!(idna::domain_to_ascii(&unicode).expect("round trip"), label);
+            } else {
+                assert_ne!(&label.get(2..4).unwrap_or(""), &"--", "reserved label {v}");
+            }
+        }
+    }
+
+    /// Checks every record of a tree against the shipped schemas and every reference.
+    fn validate(root: &Path) -> HashMap<String, Vec<Record>> {
+        let schemas = schemas();
+        let mut all = HashMap::new();
+        let mut keys: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut refs: Vec<(String, String, String)> = Vec::new();
+        for (class, attrs) in &schemas {
+            let recs = records(root, class);
+            let key_set = keys.entry(class.clone()).or_default();
+            for rec in &recs {
+                let mut last_index = 0;
+                for (tag, value) in rec {
+                    let index = attrs
+                        .iter()
+                        .position(|a| &a.name == tag)
+                        .unwrap_or_else(|| panic!("{class}: unknown tag {tag}"));
+                    assert!(index >= last_index, "{class}: {tag} out of schema order");
+                    last_index = index;
+                    let attr = &attrs[index];
+                    if let Some(re) = &attr.format {
+                        assert!(
+                            re.is_match(value),
+                            "{class}: {tag}: {value:?} breaks its format"
+                        );
+                    }
+                    match attr.kind.as_str() {
+                        "DATE" => {
+                            parse_date(value);
+                        }
+                        "IP" => {
+                            let ip: IpAddr = value.parse().expect("IP address");
+                            assert_eq!(ip.to_string(), *value, "non-canonical IP");
+                        }
+                        "DOMAIN" => check_host_name(value),
+                        "LINKED" => panic!("{class}: computed attribute {tag} written"),
+                        _ => {}
+                    }
+                    if let Some(target) = &attr.references {
+                        refs.push((target.clone(), value.clone(), format!("{class}.{tag}")));
+                    }
+                }
+                for attr in attrs {
+                    let n = get(rec, &attr.name).len();
+                    assert!(
+                        n > 0 || !attr.required,
+                        "{class}: {} missing in {rec:?}",
+                        attr.name
+                    );
+                    assert!(n <= 1 || attr.repeatable, "{class}: {} repeated", attr.name);
+                    if attr.primary {
+                        let key = get(rec, &attr.name)[0].to_string();
+                        assert!(key_set.insert(key.clone()), "{class}: duplicate key {key}");
+                    }
+                }
+                for status in ["Domain-Status", "Contact-Status", "Host-Status"] {
+                    let values = get(rec, status);
+                    assert!(
+                        !values.contains(&"ok") || values.len() == 1,
+                        "ok with others"
+                    );
+                }
+                let created = get(rec, "Created-Date").first().map(|v| parse_date(v));
+                for later in ["Updated-Date", "Transferred-Date", "Expiry-Date"] {
+                    if let (Some(c), Some(v)) = (created, get(rec, later).first()) {
+                        assert!(parse_date(v) >= c, "{class}: {later} before Created-Date");
+                    }
+                }
+                for t in get(rec, "Created-Date")
+                    .iter()
+                    .chain(&get(rec, "Updated-Date"))
+                {
+                    let t = parse_date(t);
+                    assert!(
+                        (T_FIRST - 3 * DAY..=T_NOW).contains(&t),
+                        "date out of range"
+                    );
+                }
+            }
+            all.insert(class.clone(), recs);
+        }
+        for (target, value, from) in refs {
+            assert!(
+                keys[&target].contains(&value),
+                "{from}: {value} is not a {target}"
+            );
+        }
+        all
+    }
 
     #[test]
-    fn placeholder() {
-        let _ = GenOptions::default();
+    fn every_record_matches_its_schema_and_every_reference_resolves() {
+        let (dir, summary) = tree(3000, 7, 700);
+        let all = validate(dir.path());
+        assert_eq!(all["domain"].len() as u64, summary.domains);
+        assert_eq!(all["contact"].len() as u64, summary.contacts);
+        assert_eq!(all["nameserver"].len() as u64, summary.nameservers);
+        assert_eq!(all["registrar"].len() as u64, summary.registrars);
+        for d in &all["domain"] {
+            let ns = get(d, "Name-Server");
+            assert!(ns.len() <= 4, "too many name servers");
+            if ns.is_empty() {
+                assert_eq!(get(d, "Domain-Status"), vec!["inactive"]);
+            } else {
+                assert!(
+                    ns.len() >= 2,
+                    "a delegated domain has at least two name servers"
+                );
+            }
+            let unique: HashSet<_> = ns.iter().collect();
+            assert_eq!(unique.len(), ns.len(), "duplicate name server");
+            if get(d, "Domain-Name") != ["test.coop"] {
+                // (the specification's sample names a gaining registrar but no date)
+                assert_eq!(
+                    get(d, "Transferred-By").len(),
+                    get(d, "Transferred-Date").len()
+                );
+            }
+        }
+        for c in &all["contact"] {
+            let sponsors = get(c, "Sponsor");
+            assert!(
+                !sponsors.contains(&get(c, "Contact-ID")[0]),
+                "self-sponsored contact"
+            );
+        }
+    }
+
+    #[test]
+    fn counts_files_and_bytes_add_up() {
+        let n = 3000;
+        let (dir, summary) = tree(n, 11, 1000);
+        assert_eq!(summary.domains, n);
+        assert_eq!(summary.registrars, 20);
+        assert!(
+            summary.contacts as f64 >= 1.2 * n as f64,
+            "{} contacts",
+            summary.contacts
+        );
+        assert!(
+            summary.contacts as f64 <= 2.0 * n as f64,
+            "{} contacts",
+            summary.contacts
+        );
+        assert!(
+            summary.nameservers as f64 >= 0.1 * n as f64,
+            "{}",
+            summary.nameservers
+        );
+        assert!(
+            summary.nameservers as f64 <= 0.3 * n as f64 + 100.0,
+            "{}",
+            summary.nameservers
+        );
+        let on_disk: u64 = summary
+            .files
+            .iter()
+            .map(|p| fs::metadata(p).expect("file").len())
+            .sum();
+        assert_eq!(summary.bytes, on_disk);
+        assert_eq!(summary.files.len(), all_bytes(dir.path()).len());
+        for (class, _) in SHIPPED_SCHEMAS {
+            let path = dir.path().join("schema").join(format!("{class}.schema"));
+            assert!(summary.files.contains(&path));
+        }
+        let domain_files = class_files(dir.path(), "domain");
+        assert_eq!(domain_files.len(), 3);
+        for (i, (path, text)) in domain_files.iter().enumerate() {
+            assert_eq!(
+                path.file_name().and_then(|s| s.to_str()),
+                Some(&*format!("domain-{i:04}.txt"))
+            );
+            let first = text.lines().next().unwrap_or("");
+            assert!(first.starts_with("# Generated by `mkdb gen --domains 3000 --seed 11`"));
+            assert_eq!(parse(text, true).len(), 1000);
+        }
+        // Shared objects: some addresses serve many hosts, some registrants many domains.
+        let hosts = records(dir.path(), "nameserver");
+        let mut per_ip: HashMap<&str, usize> = HashMap::new();
+        for h in &hosts {
+            for ip in get(h, "IP-Address") {
+                *per_ip.entry(ip).or_default() += 1;
+            }
+        }
+        assert!(per_ip.values().any(|&n| n >= 5), "no shared address");
+        let v6 = hosts
+            .iter()
+            .filter(|h| get(h, "IP-Address").iter().any(|a| a.contains(':')));
+        let share = v6.count() as f64 / hosts.len() as f64;
+        assert!((0.15..0.5).contains(&share), "IPv6 share {share}");
+        let domains = records(dir.path(), "domain");
+        let mut per_registrant: HashMap<&str, usize> = HashMap::new();
+        let mut per_ns: HashMap<&str, usize> = HashMap::new();
+        for d in &domains {
+            *per_registrant
+                .entry(get(d, "Registrant-ID")[0])
+                .or_default() += 1;
+            for ns in get(d, "Name-Server") {
+                *per_ns.entry(ns).or_default() += 1;
+            }
+        }
+        let multi = per_registrant.values().filter(|&&n| n > 1).count();
+        assert!(
+            multi * 20 > per_registrant.len(),
+            "{multi} registrants own several domains"
+        );
+        assert!(
+            per_ns.values().any(|&n| n >= 100),
+            "no widely shared name server"
+        );
+        let transferred = domains
+            .iter()
+            .filter(|d| !get(d, "Transferred-Date").is_empty());
+        let share = transferred.count() as f64 / n as f64;
+        assert!((0.05..0.15).contains(&share), "transferred share {share}");
+        let ok = domains
+            .iter()
+            .filter(|d| get(d, "Domain-Status") == ["ok"])
+            .count();
+        assert!(ok as f64 > 0.7 * n as f64, "{ok} ok domains");
+    }
+
+    #[test]
+    fn same_seed_same_bytes_other_seed_other_bytes() {
+        let (a, _) = tree(1500, 42, 400);
+        let (b, _) = tree(1500, 42, 400);
+        let (c, _) = tree(1500, 43, 400);
+        let a = all_bytes(a.path());
+        assert_eq!(a, all_bytes(b.path()));
+        let c = all_bytes(c.path());
+        assert_eq!(a.len(), c.len());
+        let domain = |files: &[(PathBuf, Vec<u8>)]| {
+            files
+                .iter()
+                .find(|(p, _)| p.ends_with("domain-0000.txt"))
+                .map(|(_, b)| b.clone())
+        };
+        assert_ne!(domain(&a), domain(&c));
+    }
+
+    #[test]
+    fn the_specification_samples_come_first() {
+        let (dir, _) = tree(50, 1, 250_000);
+        let root = dir.path();
+        let first = |class: &str| parse(&class_files(root, class)[0].1, true);
+        let domains = first("domain");
+        let test = &domains[0];
+        assert_eq!(get(test, "Domain-ID"), ["400032-COOP"]);
+        assert_eq!(get(test, "Domain-Name"), ["test.coop"]);
+        assert_eq!(get(test, "Sponsoring-Registrar"), ["REG-42"]);
+        assert_eq!(get(test, "Registrant-ID"), ["CNT-1002"]);
+        assert_eq!(get(test, "Admin-ID"), ["CNT-1003"]);
+        assert_eq!(get(test, "Tech-ID"), ["CNT-1004"]);
+        assert_eq!(get(test, "Billing-ID"), ["CNT-1005"]);
+        assert_eq!(get(test, "Name-Server"), ["dns0.nic.coop", "dns1.nic.coop"]);
+        assert_eq!(get(test, "Created-By"), ["REG-42"]);
+        assert_eq!(get(test, "Updated-By"), ["REG-43"]);
+        assert_eq!(get(test, "Transferred-By"), ["REG-44"]);
+        assert_eq!(get(test, "Created-Date"), ["2001-05-05T00:00:00Z"]);
+        assert_eq!(get(test, "Expiry-Date"), ["2003-05-05T00:00:00Z"]);
+
+        let registrars = first("registrar");
+        let ids: Vec<&str> = registrars
+            .iter()
+            .map(|r| get(r, "Registrar-ID")[0])
+            .collect();
+        assert_eq!(&ids[..3], ["REG-42", "REG-43", "REG-44"]);
+        let sample = &registrars[0];
+        assert_eq!(get(sample, "Registrar-Name"), ["SAMPLE"]);
+        assert_eq!(get(sample, "Admin-Contact"), ["CNT-1010", "CNT-1011"]);
+        assert_eq!(get(sample, "Tech-Contact"), ["CNT-1012", "CNT-1013"]);
+        assert_eq!(get(sample, "Billing-Contact"), ["CNT-1014"]);
+        assert_eq!(get(sample, "Email"), ["AN-OTHER-TEST@REG.COOP"]);
+
+        let contacts = first("contact");
+        let ids: Vec<&str> = contacts
+            .iter()
+            .take(9)
+            .map(|c| get(c, "Contact-ID")[0])
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "CNT-1002", "CNT-1003", "CNT-1004", "CNT-1005", "CNT-1010", "CNT-1011", "CNT-1012",
+                "CNT-1013", "CNT-1014"
+            ]
+        );
+        let registrant = &contacts[0];
+        assert_eq!(get(registrant, "Name"), ["A.TEST"]);
+        assert_eq!(get(registrant, "Organization"), ["TEST COMPANY COOP."]);
+        assert_eq!(get(registrant, "Email"), ["A.TEST@TEST.COOP"]);
+        assert_eq!(get(registrant, "ENS-Identity"), ["COOP-0010"]);
+        assert_eq!(
+            get(registrant, "Transferred-Date"),
+            ["2001-07-25T00:00:00Z"]
+        );
+        assert_eq!(get(&contacts[1], "Fax"), ["+1.2025332970"]);
+
+        let hosts = first("nameserver");
+        assert_eq!(get(&hosts[0], "Host-Name"), ["dns0.nic.coop"]);
+        assert_eq!(get(&hosts[0], "IP-Address"), ["10.10.10.10"]);
+        assert_eq!(get(&hosts[0], "Sponsoring-Registrar"), ["REG-42"]);
+        assert_eq!(get(&hosts[0], "Created-By"), ["REG-43"]);
+        assert_eq!(get(&hosts[1], "Host-Name"), ["dns1.nic.coop"]);
+        validate(root);
+    }
+
+    #[test]
+    fn tiny_trees_still_hold_the_samples() {
+        for n in [0, 1, 2, 5] {
+            let (dir, summary) = tree(n, 3, 250_000);
+            assert_eq!(summary.domains, n.max(1));
+            validate(dir.path());
+        }
+    }
+
+    #[test]
+    fn idn_names_are_valid_a_labels() {
+        let (dir, _) = tree(5000, 5, 250_000);
+        let domains = records(dir.path(), "domain");
+        let idn: Vec<&str> = domains
+            .iter()
+            .map(|d| get(d, "Domain-Name")[0])
+            .filter(|n| n.starts_with("xn--"))
+            .collect();
+        assert!((50..200).contains(&idn.len()), "{} IDN domains", idn.len());
+        for name in idn {
+            let (unicode, result) = idna::domain_to_unicode(name);
+            assert!(result.is_ok(), "{name}");
+            assert!(!unicode.is_ascii(), "{name} is not internationalized");
+            assert_eq!(idna::domain_to_ascii(&unicode).expect("A-label"), name);
+        }
+    }
+
+    #[test]
+    fn refuses_an_existing_data_dir_and_bad_options() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(dir.path().join("data")).expect("mkdir");
+        let err = generate(dir.path(), &GenOptions::default(), &mut |_| {}).unwrap_err();
+        assert!(matches!(err, GenError::OutputExists { .. }), "{err}");
+        assert!(err.to_string().contains("already exists"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = GenOptions {
+            records_per_file: 0,
+            ..GenOptions::default()
+        };
+        let err = generate(dir.path(), &opts, &mut |_| {}).unwrap_err();
+        assert!(matches!(err, GenError::InvalidOptions { .. }), "{err}");
+        // A second run into the same directory is refused too.
+        let opts = GenOptions {
+            domains: 10,
+            ..GenOptions::default()
+        };
+        generate(dir.path(), &opts, &mut |_| {}).expect("first run");
+        let err = generate(dir.path(), &opts, &mut |_| {}).unwrap_err();
+        assert!(matches!(err, GenError::OutputExists { .. }), "{err}");
+    }
+
+    fn all_base_names(patterns: &'static [Pattern]) -> Vec<String> {
+        let space = NameSpace::new(patterns, &mut Rng::new(0));
+        let mut out = Vec::new();
+        for (p, pattern) in space.patterns.iter().enumerate() {
+            for x in 0..pattern.size {
+                let (mut name, mut display) = (String::new(), String::new());
+                space.base_name(p, x, &mut name, &mut display);
+                out.push(name);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn word_lists_make_unique_names() {
+        let (pre, trade, org) = (words(PRE), words(TRADE), words(ORG));
+        for list in [PRE, TRADE, ORG, PROV_A, PROV_B, REG_A, REG_B].map(words) {
+            assert!(
+                list.iter()
+                    .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+            );
+            let set: HashSet<_> = list.iter().collect();
+            assert_eq!(set.len(), list.len(), "duplicate word");
+        }
+        for (a, b) in [(&pre, &trade), (&pre, &org), (&trade, &org)] {
+            assert!(a.iter().all(|w| !b.contains(w)), "word lists overlap");
+        }
+        for list in [&pre, &trade, &org] {
+            assert!(
+                !list.contains(&"dns"),
+                "\"dns\" would clash with provider domains"
+            );
+        }
+        for w in words(IDN) {
+            assert!(!w.is_ascii() && w == w.to_lowercase(), "{w}");
+        }
+        let ascii = all_base_names(ASCII_PATTERNS);
+        let unique: HashSet<&String> = ascii.iter().collect();
+        assert_eq!(
+            unique.len(),
+            ascii.len(),
+            "two ASCII patterns give the same name"
+        );
+        assert!(
+            ascii
+                .iter()
+                .all(|n| n.len() <= 50 && !n.ends_with(|c: char| c.is_ascii_digit()))
+        );
+        let idn: Vec<String> = all_base_names(IDN_PATTERNS)
+            .iter()
+            .map(|u| idna::domain_to_ascii(&format!("{u}.coop")).expect("IDN word list"))
+            .collect();
+        let unique: HashSet<&String> = idn.iter().collect();
+        assert_eq!(
+            unique.len(),
+            idn.len(),
+            "two IDN names convert to the same A-label"
+        );
+        assert!(
+            idn.iter().all(|n| n.starts_with("xn--") && n.len() <= 60),
+            "IDN names"
+        );
+        let (prov_a, prov_b) = (words(PROV_A), words(PROV_B));
+        let providers: HashSet<String> = prov_a
+            .iter()
+            .flat_map(|a| prov_b.iter().map(move |b| format!("{a}{b}")))
+            .collect();
+        assert_eq!(providers.len(), prov_a.len() * prov_b.len());
+        for list in [FIRST_NAMES, LAST_NAMES].map(words) {
+            assert!(list.len() > 50 && list.iter().any(|w| !w.is_ascii()));
+            for w in list {
+                let mut folded = String::new();
+                push_ascii_fold(&mut folded, w);
+                assert!(!folded.is_empty() && folded.bytes().all(|b| b.is_ascii_lowercase()));
+            }
+        }
+    }
+
+    #[test]
+    fn names_stay_unique_past_the_end_of_a_pattern() {
+        // A one-word pattern runs out after a few names and then numbers its rounds.
+        static SMALL: &[Pattern] = &[Pattern {
+            parts: &[("", ORG)],
+            weight: 1,
+            org: true,
+        }];
+        let mut rng = Rng::new(9);
+        let mut space = NameSpace::new(SMALL, &mut rng);
+        let mut seen = HashSet::new();
+        for _ in 0..words(ORG).len() * 5 {
+            let (mut name, mut words) = (String::new(), String::new());
+            assert!(space.next(&mut rng, &mut name, &mut words));
+            assert!(seen.insert(name), "repeated name");
+        }
+        assert!(seen.contains("coop") && seen.contains("coop5") && !seen.contains("coop6"));
+    }
+
+    #[test]
+    fn the_places_table_parses() {
+        let cc = Regex::new("^[A-Z]{2}$").expect("re");
+        let lang = Regex::new("^(en|fr|es|de)$").expect("re");
+        let places: Vec<&str> = PLACES.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(locs().len(), places.len());
+        for (loc, line) in locs().iter().zip(places) {
+            assert_eq!(line.split('|').count(), 11, "{line}");
+            assert!(!loc.city.is_empty() && cc.is_match(loc.cc) && lang.is_match(loc.lang));
+            assert!(!loc.postal.is_empty() && !loc.phone_cc.is_empty() && loc.weight > 0);
+            assert!(loc.area.len() + usize::from(loc.digits) <= 14 && loc.digits >= 6);
+            assert!(
+                loc.street < STREET_STYLES.len() && loc.org < ORG_STYLES.len(),
+                "{line}"
+            );
+        }
+        for (_, loc) in APEX {
+            assert!(*loc < locs().len());
+        }
+    }
+
+    #[test]
+    fn permutations_are_bijections() {
+        for n in [1u64, 2, 3, 7, 64, 100, 1000, 4097] {
+            for round in 0..3 {
+                let perm = Perm::new(n, 1234);
+                let image: HashSet<u64> = (0..n).map(|x| perm.apply(x, round)).collect();
+                assert_eq!(image.len() as u64, n);
+                assert!(image.iter().all(|&y| y < n));
+            }
+        }
+    }
+
+    #[test]
+    fn dates_are_rfc3339_utc() {
+        let fmt = |t: i64| {
+            let mut s = String::new();
+            push_date(&mut s, t);
+            s
+        };
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(fmt(T_FIRST), "2001-05-05T00:00:00Z");
+        assert_eq!(fmt(T_NOW - 1), "2026-02-28T23:59:59Z");
+        assert_eq!(fmt(1_079_515_265), "2004-03-17T09:21:05Z");
+        let leap = days_from_civil(2004, 2, 29) * DAY + 5;
+        assert_eq!(fmt(add_years(leap, 1)), "2005-02-28T00:00:05Z");
+        assert_eq!(fmt(add_years(leap, 4)), "2008-02-29T00:00:05Z");
+        for day in (-1000..30_000).step_by(7) {
+            let (y, m, d) = civil_from_days(day);
+            assert_eq!(days_from_civil(y, m, d), day);
+            assert_eq!(parse_date(&fmt(day * DAY + 3723)), day * DAY + 3723);
+        }
+    }
+
+    #[test]
+    fn the_generator_is_stable() {
+        // Pins the PRNG so the output cannot drift silently between versions.
+        let mut rng = Rng::new(0);
+        let first: Vec<u64> = (0..3).map(|_| rng.next_u64()).collect();
+        let mut again = Rng::new(0);
+        assert_eq!(first, (0..3).map(|_| again.next_u64()).collect::<Vec<_>>());
+        assert_eq!(mix64(0), 0);
+        assert_eq!(splitmix(&mut 0), 0xE220_A839_7B1D_CDAF);
     }
 }

@@ -17,7 +17,6 @@
 
 pub mod bytes;
 pub mod compile;
-// #[path = "gen.rs"] pub mod synth; (being written)
 pub mod generation;
 pub mod key;
 pub mod query;
@@ -25,6 +24,8 @@ pub mod record;
 pub mod render;
 pub mod schema;
 pub mod segment;
+#[path = "gen.rs"]
+pub mod synth;
 
 pub use compile::{CompileError, CompileOptions, CompileReport, SourceError, check, compile};
 pub use generation::{DbError, Generation};

@@ -128,7 +128,7 @@ where
         if deleted {
             continue;
         }
-        let Some(colon) = trimmed.find(':') else {
+        let Some(colon) = trimmed.bytes().position(|b| b == b':') else {
             return Err(SyntaxError {
                 line: line_no,
                 problem: format!(

@@ -155,11 +155,16 @@ impl fmt::Display for Problem {
 impl ClassDef {
     /// The attribute for a tag or alias (case-insensitive).
     pub fn attr_by_tag(&self, tag: &str) -> Option<&AttrDef> {
-        let id = if tag.bytes().any(|b| b.is_ascii_uppercase()) {
-            *self.by_tag.get(&tag.to_ascii_lowercase())?
-        } else {
-            *self.by_tag.get(tag)?
-        };
+        let mut buf = [0u8; 64];
+        let b = tag.as_bytes();
+        if b.len() > buf.len() {
+            return None;
+        }
+        for (d, s) in buf.iter_mut().zip(b) {
+            *d = s.to_ascii_lowercase();
+        }
+        let lower = std::str::from_utf8(&buf[..b.len()]).ok()?;
+        let id = *self.by_tag.get(lower)?;
         Some(&self.attrs[usize::from(id)])
     }
 

@@ -93,6 +93,7 @@ pub struct SegmentBuilder<'s> {
     field_count: u32,
     exact: Vec<Option<KeyList>>,
     reversed: Vec<Option<KeyList>>,
+    scratch: Vec<u8>,
 }
 
 /// A record that cannot go into a segment.
@@ -132,6 +133,7 @@ impl<'s> SegmentBuilder<'s> {
             field_count: 0,
             exact,
             reversed,
+            scratch: Vec::new(),
         }
     }
 
@@ -171,10 +173,13 @@ impl<'s> SegmentBuilder<'s> {
                 &mut self.reversed[usize::from(f.attr)],
             );
             if let Some(list) = ex {
+                let scratch = &mut self.scratch;
                 key::for_each_key(ty, f.value, |k| {
                     list.push(k, recno);
                     if let Some(r) = rv.as_mut() {
-                        r.push(&key::reversed(k), recno);
+                        scratch.clear();
+                        scratch.extend(k.iter().rev());
+                        r.push(scratch, recno);
                     }
                 });
             }
