@@ -21,17 +21,22 @@
 //! A-labels), each with a registrant (some owning several domains), admin, tech and billing
 //! contacts that are the registrant, a registrar-wide shared contact or a dedicated person,
 //! 0 to 4 name servers (about 10% with their own in-bailiwick hosts, often on IP addresses
-//! shared by many hosts), EPP statuses, dates between 2001 and 2026 and transfers.
-//! Expect roughly 1.4 contacts and 0.15 name servers per domain, plus the shared objects.
+//! shared by many hosts), EPP statuses, dates between 2001-05-05 and 2026-03-01 and transfers
+//! (about 10%). A domain's Expiry-Date is the anniversary of its creation that follows its
+//! last renewal, so most expire within the next few years (a few have lapsed) and old domains
+//! expire more than ten years after creation. Expect roughly 1.4 contacts and 0.16 name
+//! servers per domain, plus the shared objects.
 //!
 //! # Determinism
 //!
 //! Everything is drawn from a xoshiro256** generator written in this file and seeded with
 //! [`GenOptions::seed`], and no clock is read (dates are relative to a fixed 2026-03-01), so
-//! the same seed, domain count and records-per-file give a byte-identical tree on every
-//! machine and every version of the dependencies. Domain names are unique by construction
-//! (a seeded permutation over each name pattern, then numbered rounds), so memory stays
-//! proportional to the shared objects (registrars, providers), not to the output.
+//! the same seed and domain count give a byte-identical tree on every machine and every
+//! version of the dependencies (the records-per-file option only moves the file boundaries).
+//! Domain names are unique by construction (a seeded permutation over each name pattern, then
+//! numbered rounds), so memory stays proportional to the shared objects (registrars,
+//! providers), not to the output; a second thread does the file writes, fed through a small
+//! bounded queue.
 //!
 //! # Layout
 //!
@@ -2587,15 +2592,14 @@ impl Gen {
         let addr = self.address(loc);
         let phone = self.phone(loc);
         let fax = self.rng.chance(250).then(|| self.phone(loc));
-        let domain_part = name;
         let mut email = String::with_capacity(48);
-        if self.rng.chance(500) || !person.contains(' ') || ROLE_NAMES.contains(&person.as_str()) {
+        if self.rng.chance(500) || ROLE_NAMES.contains(&person.as_str()) {
             email.push_str(self.rng.pick(EMAIL_LOCALS));
         } else {
             push_email_person(&mut email, &person);
         }
         email.push('@');
-        email.push_str(domain_part);
+        email.push_str(name);
         let verification = match self.rng.below(1000) {
             0..900 => "verified",
             900..940 => "pendingVerification",
@@ -2616,7 +2620,8 @@ impl Gen {
         };
         let ens = self.next_ens;
         self.next_ens += 1;
-        let created = ev.created - self.rng.below(3 * DAY as u64) as i64;
+        let created = (ev.created - self.rng.below(3 * DAY as u64) as i64)
+            .max(self.registrars[ev.creator].created);
         let updated = self.rng.chance(700).then(|| {
             let from = ev.transferred.unwrap_or(created);
             self.rng.time_between(from, T_NOW)
@@ -2697,7 +2702,8 @@ impl Gen {
         push_email_person(&mut email, &person);
         email.push('@');
         email.push_str(name);
-        let created = ev.created - self.rng.below(DAY as u64) as i64;
+        let created = (ev.created - self.rng.below(DAY as u64) as i64)
+            .max(self.registrars[ev.creator].created);
         let updated = self
             .rng
             .chance(500)
@@ -3090,10 +3096,7 @@ mod tests {
                     .chain(&get(rec, "Updated-Date"))
                 {
                     let t = parse_date(t);
-                    assert!(
-                        (T_FIRST - 3 * DAY..=T_NOW).contains(&t),
-                        "date out of range"
-                    );
+                    assert!((T_FIRST..=T_NOW).contains(&t), "date out of range");
                 }
             }
             all.insert(class.clone(), recs);
@@ -3255,6 +3258,16 @@ mod tests {
                 .map(|(_, b)| b.clone())
         };
         assert_ne!(domain(&a), domain(&c));
+    }
+
+    #[test]
+    fn records_per_file_only_moves_file_boundaries() {
+        let (a, _) = tree(700, 8, 100);
+        let (b, _) = tree(700, 8, 250_000);
+        assert_eq!(class_files(a.path(), "domain").len(), 7);
+        for class in ["registrar", "contact", "nameserver", "domain"] {
+            assert_eq!(records(a.path(), class), records(b.path(), class));
+        }
     }
 
     #[test]
