@@ -16,7 +16,7 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fst::Streamer;
@@ -74,7 +74,7 @@ pub struct CompileOptions {
 impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
-            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            threads: crate::parallel::default_threads(),
             keep_generations: 3,
             reuse: true,
         }
@@ -358,9 +358,9 @@ fn run(
         let d = done.fetch_add(n, Ordering::Relaxed) + n;
         progress(d.min(total), total);
     };
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<FileResult>>> =
-        Mutex::new((0..files.len()).map(|_| None).collect());
+    // Largest files first, so that the workers finish at about the same time.
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(files[i].len));
     let mut per_class = vec![0usize; schema.classes.len()];
     let names: Vec<String> = files
         .iter()
@@ -375,7 +375,7 @@ fn run(
     // parsing. A check publishes nothing and needs no durability.
     let (to_sync, sync_queue) = std::sync::mpsc::channel::<PathBuf>();
     let sync_errors: Mutex<Vec<SourceError>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
+    let mut results: Vec<(usize, FileResult)> = std::thread::scope(|s| {
         s.spawn(|| {
             for path in sync_queue {
                 if let Err(e) = fs::File::open(&path).and_then(|f| f.sync_all()) {
@@ -387,34 +387,30 @@ fn run(
                 }
             }
         });
-        for _ in 0..opts.threads.max(1).min(files.len().max(1)) {
-            let to_sync = to_sync.clone();
-            let (files, names, next, results, tick) = (&files, &names, &next, &results, &tick);
-            let (schema, publisher) = (&schema, &publisher);
-            s.spawn(move || {
-                let written = |p: PathBuf| {
-                    if publish {
-                        let _ = to_sync.send(p);
-                    }
-                };
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(f) = files.get(i) else { break };
-                    let r = build_one(
-                        schema,
-                        f,
-                        publisher,
-                        names[i].clone(),
-                        previous,
-                        tick,
-                        &written,
-                    );
-                    results.lock().expect("no panics while holding the lock")[i] = Some(r);
-                }
-            });
-        }
+        let written = |p: PathBuf| {
+            if publish {
+                let _ = to_sync.send(p);
+            }
+        };
+        let built = crate::parallel::map(opts.threads, order.len(), |k| {
+            let i = order[k];
+            (
+                i,
+                build_one(
+                    &schema,
+                    &files[i],
+                    &publisher,
+                    names[i].clone(),
+                    previous,
+                    &tick,
+                    &written,
+                ),
+            )
+        });
         drop(to_sync);
+        built
     });
+    results.sort_by_key(|(i, _)| *i);
     let mut sync_errors = sync_errors.into_inner().expect("syncer joined");
     if !sync_errors.is_empty() {
         sync_errors.truncate(MAX_CROSS_PROBLEMS);
@@ -424,12 +420,7 @@ fn run(
     let mut entries = Vec::new();
     let mut errors = Vec::new();
     let mut reused = 0;
-    for r in results
-        .into_inner()
-        .expect("workers joined")
-        .into_iter()
-        .flatten()
-    {
+    for (_, r) in results {
         match r {
             Ok(Built::New(e)) => entries.push(e),
             Ok(Built::Reused(e)) => {
@@ -519,26 +510,12 @@ fn cross_check(
             jobs.push(CrossJob::References(c.id, a.id));
         }
     }
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Vec<SourceError>>> = Mutex::new(vec![Vec::new(); jobs.len()]);
-    std::thread::scope(|s| {
-        for _ in 0..threads.max(1) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&job) = jobs.get(i) else { break };
-                    let r = cross_job(schema, segs, entries, job);
-                    results.lock().expect("no panics while holding the lock")[i] = r;
-                }
-            });
-        }
-    });
-    let mut out: Vec<SourceError> = results
-        .into_inner()
-        .expect("joined")
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut out: Vec<SourceError> = crate::parallel::map(threads, jobs.len(), |i| {
+        cross_job(schema, segs, entries, jobs[i])
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     if out.len() > MAX_CROSS_PROBLEMS {
         out.truncate(MAX_CROSS_PROBLEMS);
         out.push(SourceError {

@@ -299,8 +299,8 @@ impl Generation {
             .into_iter()
             .flat_map(|g| g.entries.iter().map(|e| e.name.as_str()).zip(&g.segments))
             .collect();
-        let mut segments = Vec::new();
-        let mut by_class = vec![Vec::new(); schema.classes.len()];
+        // Classes first, then open (and fully verify) the new segments on all cores.
+        let mut classes = Vec::with_capacity(manifest.segments.len());
         for e in &manifest.segments {
             let Some(class) = schema.class(&e.class) else {
                 return Err(DbError::Corrupt {
@@ -308,23 +308,35 @@ impl Generation {
                     problem: format!("segment of unknown class {}", e.class),
                 });
             };
+            classes.push(class);
+        }
+        let open_one = |i: usize| -> Result<Arc<Segment>, DbError> {
+            let (e, class) = (&manifest.segments[i], classes[i]);
+            if let Some(s) = reuse.get(e.name.as_str())
+                && s.class() == class.id
+                && s.data_hash() == e.data_hash
+                && previous.is_some_and(|p| same_class_schema(&p.schema, &schema, class.id))
+            {
+                return Ok(Arc::clone(s));
+            }
             let fp = schema.class_fingerprint(class.id);
-            let seg = match reuse.get(e.name.as_str()) {
-                Some(s)
-                    if s.class() == class.id
-                        && s.data_hash() == e.data_hash
-                        && previous
-                            .is_some_and(|p| same_class_schema(&p.schema, &schema, class.id)) =>
-                {
-                    Arc::clone(s)
-                }
-                _ => Arc::new(Segment::open(
-                    &segment_dir(db, &e.name),
-                    class,
-                    fp,
-                    Verify::Full,
-                )?),
-            };
+            Ok(Arc::new(Segment::open(
+                &segment_dir(db, &e.name),
+                class,
+                fp,
+                Verify::Full,
+            )?))
+        };
+        let opened = crate::parallel::map(
+            crate::parallel::default_threads(),
+            manifest.segments.len(),
+            open_one,
+        );
+        let mut segments = Vec::with_capacity(opened.len());
+        let mut by_class = vec![Vec::new(); schema.classes.len()];
+        for (i, seg) in opened.into_iter().enumerate() {
+            let (e, class) = (&manifest.segments[i], classes[i]);
+            let seg = seg?;
             if seg.data_hash() != e.data_hash || seg.record_count() != e.records {
                 return Err(DbError::Corrupt {
                     path: mpath,

@@ -12,6 +12,7 @@
 //! - [`query`]: the whois query language and its execution.
 //! - [`render`]: whois output of records and whole answers.
 //! - [`synth`]: a deterministic synthetic registry for demos, tests and benchmarks.
+//! - [`parallel`]: independent jobs on all cores, results in order.
 //! - [`bytes`]: mapped files (the crate's only `unsafe`) and shared byte windows.
 #![deny(missing_docs)]
 
@@ -19,6 +20,7 @@ pub mod bytes;
 pub mod compile;
 pub mod generation;
 pub mod key;
+pub mod parallel;
 pub mod query;
 pub mod record;
 pub mod render;

@@ -19,7 +19,6 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use fst::{IntoStreamer, Map, MapBuilder, Streamer};
@@ -360,9 +359,10 @@ fn le_u64(b: &[u8], o: usize) -> u64 {
 }
 
 /// Streams a file through xxh3 with ordinary reads, skipping its first `skip` bytes.
-/// Returns (bytes hashed, hash).
+/// Returns (bytes hashed, hash). Reads go through the page cache, not this process's
+/// mappings, so verifying a large database does not make it resident in the process.
 pub fn hash_file(path: &Path, skip: u64) -> std::io::Result<(u64, u64)> {
-    use std::io::{Seek, SeekFrom};
+    use std::io::{Read, Seek, SeekFrom};
     let mut f = File::open(path)?;
     f.seek(SeekFrom::Start(skip))?;
     let mut h = xxhash_rust::xxh3::Xxh3::new();
