@@ -62,6 +62,11 @@ pub fn exact_key(ty: AttrType, query: &str) -> String {
     match ty {
         AttrType::Domain => {
             let v = query.strip_suffix('.').unwrap_or(query);
+            if v.is_ascii() {
+                // An ASCII name's A-label form is its lower-case form (a name that is not a
+                // valid host name then simply matches nothing).
+                return lower(v).into_owned();
+            }
             match idna::domain_to_ascii(v) {
                 Ok(a) if !a.is_empty() => a,
                 _ => lower(v).into_owned(),

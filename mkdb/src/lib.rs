@@ -7,15 +7,17 @@
 //! - [`key`]: normalisation of values and queries into index keys (case, IDN, IP).
 //! - [`segment`]: one data file plus its compiled index (record table, field table, fsts).
 //! - [`generation`]: immutable sets of segments published atomically; opening; GC.
-//! - [`compile`]: source tree to generation, with cross-file checks (`loader compile`,
+//! - [`compile`](mod@compile): source tree to generation, with cross-file checks (`loader compile`,
 //!   `mkdb check`).
 //! - [`query`]: the whois query language and its execution.
 //! - [`render`]: whois output of records and whole answers.
 //! - [`synth`]: a deterministic synthetic registry for demos, tests and benchmarks.
+//! - [`bloom`]: Bloom filters that spare fst walks for keys a segment lacks.
 //! - [`parallel`]: independent jobs on all cores, results in order.
 //! - [`bytes`]: mapped files (the crate's only `unsafe`) and shared byte windows.
 #![deny(missing_docs)]
 
+pub mod bloom;
 pub mod bytes;
 pub mod compile;
 pub mod generation;

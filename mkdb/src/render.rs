@@ -2,10 +2,11 @@
 //! and whole port-43 answers (banner, records, notices).
 //!
 //! Labels and order come from the schema (`display`, `join-display`, `display-numbered`).
-//! A domain record joins its contacts (attributes marked `is-joined`, prefixed with the
-//! referencing attribute's label: `Registrant Name`) and its name servers' addresses.
-//! Private attributes are never written. Values are copied straight from the mapped data
-//! files into the output buffer; nothing else of the record is copied. Lines end in CRLF.
+//! A domain record expands its contacts and name servers (`expand-reference`): the
+//! referenced record's `is-joined` attributes, prefixed with the referencing label
+//! (`Registrant Name`). Private attributes are never written. Values are copied straight
+//! from the mapped data files into the output buffer in one pass over each record's fields
+//! (sorted by attribute); nothing else of the record is copied. Lines end in CRLF.
 
 use crate::generation::Generation;
 use crate::query::{self, Hits, QueryError, RecordRef};
@@ -16,57 +17,64 @@ pub const BANNER: &str = "% .coop registry whois service (MKDB)\r\n\
 % The data below is provided for information about .coop domain registrations only.\r\n\
 % Automated bulk queries and use for unsolicited advertising are not permitted.\r\n\r\n";
 
-fn line(out: &mut Vec<u8>, label_parts: &[&str], n: Option<usize>, value: &str) {
-    let mut first = true;
-    for p in label_parts {
-        if !first {
-            out.push(b' ');
-        }
-        first = false;
+fn line(out: &mut Vec<u8>, prefix: Option<&str>, label: &str, n: Option<usize>, value: &[u8]) {
+    if let Some(p) = prefix {
         out.extend_from_slice(p.as_bytes());
+        out.push(b' ');
     }
+    out.extend_from_slice(label.as_bytes());
     if let Some(n) = n {
-        out.extend_from_slice(n.to_string().as_bytes());
+        if n >= 10 {
+            out.extend_from_slice(n.to_string().as_bytes());
+        } else {
+            out.push(b'0' + n as u8);
+        }
     }
     out.extend_from_slice(b": ");
-    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
 }
 
-/// Writes the attribute's values with optional label prefix, numbering if the schema says so.
-fn values<'a>(
-    out: &mut Vec<u8>,
-    prefix: Option<&str>,
-    label: &str,
-    a: &AttrDef,
-    vals: impl Iterator<Item = &'a str>,
-) {
-    for (i, v) in vals.enumerate() {
-        let n = a.display_numbered.then_some(i + 1);
-        match prefix {
-            Some(p) => line(out, &[p, label], n, v),
-            None => line(out, &[label], n, v),
-        }
-    }
+/// Splits fields sorted by attribute into one run per attribute.
+fn runs<'f, 'a>(
+    fields: &'f [(u16, &'a [u8])],
+) -> impl Iterator<Item = (u16, &'f [(u16, &'a [u8])])> {
+    let mut rest = fields;
+    std::iter::from_fn(move || {
+        let first = rest.first()?.0;
+        let n = rest.iter().take_while(|f| f.0 == first).count();
+        let (run, tail) = rest.split_at(n);
+        rest = tail;
+        Some((first, run))
+    })
 }
 
 /// Writes one record in whois format.
 pub fn render_record(g: &Generation, r: RecordRef, out: &mut Vec<u8>) {
     let class = g.class_of(r);
-    let view = g.record(r);
+    let mut fields = Vec::with_capacity(32);
+    g.record(r).sorted_raw(&mut fields);
+    let mut scratch = Vec::with_capacity(32);
+    let mut runs = runs(&fields).peekable();
     for a in &class.attrs {
-        let Some(label) = a.display.as_deref() else {
+        let vals: &[(u16, &[u8])] = match runs.peek() {
+            Some(&(id, run)) if id == a.id => {
+                runs.next();
+                run
+            }
+            _ => &[],
+        };
+        let Some(label) = a.display.as_deref().filter(|_| !a.private) else {
             continue;
         };
-        if a.private {
-            continue;
-        }
         if a.ty == AttrType::Linked {
+            let linked = g.is_referenced(r);
             line(
                 out,
-                &[label],
                 None,
-                if g.is_referenced(r) { "true" } else { "false" },
+                label,
+                None,
+                if linked { b"true" } else { b"false" },
             );
             continue;
         }
@@ -77,34 +85,65 @@ pub fn render_record(g: &Generation, r: RecordRef, out: &mut Vec<u8>) {
             .and_then(|t| g.schema.class(t))
             .filter(|t| t.attrs.iter().any(|x| x.joined));
         match target {
-            None => values(out, None, label, a, view.values(a.id)),
+            None => values(out, None, label, a, vals),
             Some(t) => {
-                for v in view.values(a.id) {
-                    render_join(g, t, label, v, out);
+                for (_, v) in vals {
+                    render_join(g, t, label, v, &mut scratch, out);
                 }
             }
         }
     }
 }
 
+fn values(
+    out: &mut Vec<u8>,
+    prefix: Option<&str>,
+    label: &str,
+    a: &AttrDef,
+    vals: &[(u16, &[u8])],
+) {
+    for (i, (_, v)) in vals.iter().enumerate() {
+        line(out, prefix, label, a.display_numbered.then_some(i + 1), v);
+    }
+}
+
 /// Writes a referenced record's joined attributes, prefixed with the referencing label.
-fn render_join(g: &Generation, target: &ClassDef, prefix: &str, value: &str, out: &mut Vec<u8>) {
+fn render_join<'a>(
+    g: &'a Generation,
+    target: &ClassDef,
+    prefix: &str,
+    value: &[u8],
+    fields: &mut Vec<(u16, &'a [u8])>,
+    out: &mut Vec<u8>,
+) {
     let pk = target.pk();
     if !pk.joined {
-        line(out, &[prefix], None, value);
+        line(out, None, prefix, None, value);
     }
-    let Some(tr) = g.find(target.id, value) else {
+    let found = std::str::from_utf8(value)
+        .ok()
+        .and_then(|v| g.find(target.id, v));
+    let Some(tr) = found else {
         if pk.joined {
-            line(out, &[prefix, pk.join_label().unwrap_or("ID")], None, value);
+            line(
+                out,
+                Some(prefix),
+                pk.join_label().unwrap_or("ID"),
+                None,
+                value,
+            );
         }
         return;
     };
-    let tv = g.record(tr);
-    for ta in target.attrs.iter().filter(|x| x.joined && !x.private) {
-        let Some(label) = ta.join_label() else {
-            continue;
-        };
-        values(out, Some(prefix), label, ta, tv.values(ta.id));
+    g.record(tr).sorted_raw(fields);
+    for (id, run) in runs(fields) {
+        let ta = target.attr(id);
+        if ta.joined
+            && !ta.private
+            && let Some(label) = ta.join_label()
+        {
+            values(out, Some(prefix), label, ta, run);
+        }
     }
 }
 
@@ -160,7 +199,8 @@ pub fn render_answer(
             if h.more {
                 out.extend_from_slice(
                     format!(
-                        "\r\n% More records match; only the first {} are shown. Narrow the query or raise the hit limit (-limit).\r\n",
+                        "\r\n% More records match; only the first {} are shown. \
+                         Narrow the query or raise the hit limit (-limit).\r\n",
                         h.records.len()
                     )
                     .as_bytes(),

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use fst::{IntoStreamer, Map, MapBuilder, Streamer};
 
+use crate::bloom::{self, BloomBuilder};
 use crate::bytes::{Bytes, MappedFile};
 use crate::key;
 use crate::record::RawRecord;
@@ -50,6 +51,7 @@ const SEC_FIELDS: u16 = 2;
 const SEC_POSTINGS: u16 = 3;
 const SEC_EXACT: u16 = 4;
 const SEC_REVERSED: u16 = 5;
+const SEC_BLOOM: u16 = 6;
 
 /// A record number within a segment.
 pub type RecNo = u32;
@@ -226,6 +228,14 @@ impl<'s> SegmentBuilder<'s> {
                 continue;
             };
             list.sort();
+            let mut bloom = (kind == SEC_EXACT).then(|| {
+                let distinct = 1 + list
+                    .entries
+                    .windows(2)
+                    .filter(|w| list.key(&w[0]) != list.key(&w[1]))
+                    .count();
+                BloomBuilder::new(distinct)
+            });
             let mut b = MapBuilder::memory();
             let mut i = 0;
             while i < list.entries.len() {
@@ -256,7 +266,13 @@ impl<'s> SegmentBuilder<'s> {
                     MULTI | (((j - i) as u64) << 32) | off
                 };
                 b.insert(k, value).expect("keys are sorted and unique");
+                if let Some(bloom) = bloom.as_mut() {
+                    bloom.insert(k);
+                }
                 i = j;
+            }
+            if let Some(bloom) = bloom {
+                sections.push((SEC_BLOOM, attr as u16, bloom.into_bytes()));
             }
             sections.push((kind, attr as u16, b.into_inner().expect("in-memory fst")));
         }
@@ -344,6 +360,7 @@ pub struct Segment {
     postings: Bytes,
     exact: Vec<Option<Map<Bytes>>>,
     reversed: Vec<Option<Map<Bytes>>>,
+    blooms: Vec<Option<Bytes>>,
     record_count: u32,
     data_hash: u64,
 }
@@ -500,6 +517,7 @@ impl Segment {
             postings: Bytes::from_vec(Vec::new()),
             exact: (0..class.attrs.len()).map(|_| None).collect(),
             reversed: (0..class.attrs.len()).map(|_| None).collect(),
+            blooms: (0..class.attrs.len()).map(|_| None).collect(),
             record_count,
             data_hash,
         };
@@ -531,6 +549,13 @@ impl Segment {
                     } else {
                         seg.reversed[attr] = Some(map);
                     }
+                }
+                SEC_BLOOM => {
+                    if attr >= class.attrs.len() || !bytes.len().is_multiple_of(bloom::BLOCK_BYTES)
+                    {
+                        return Err(format!("index section {i}: malformed Bloom filter"));
+                    }
+                    seg.blooms[attr] = Some(bytes);
                 }
                 _ => return Err(format!("unknown index section kind {kind}")),
             }
@@ -590,31 +615,28 @@ impl Segment {
 
     /// A record by number. Out-of-range numbers and damaged entries give an empty view.
     pub fn record(&self, rec: RecNo) -> RecordView<'_> {
+        let empty = RecordView {
+            data: &[],
+            fields: &[],
+            first_line: 0,
+        };
         if rec >= self.record_count {
-            return RecordView {
-                text: "",
-                fields: &[],
-                first_line: 0,
-            };
+            return empty;
         }
         let (start, len, first, next, line) = self.rec_entry(rec);
-        let text = self
-            .data
-            .get(start..start.saturating_add(len))
-            .and_then(|b| std::str::from_utf8(b).ok());
+        let data = self.data.get(start..start.saturating_add(len));
         let fields = self
             .fields
             .get(first * FIELD_ENTRY_LEN..next.saturating_mul(FIELD_ENTRY_LEN));
-        match (text, fields) {
-            (Some(text), Some(fields)) => RecordView {
-                text,
+        match (data, fields) {
+            (Some(data), Some(fields)) => RecordView {
+                data,
                 fields,
                 first_line: line,
             },
             _ => RecordView {
-                text: "",
-                fields: &[],
                 first_line: line,
+                ..empty
             },
         }
     }
@@ -634,17 +656,24 @@ impl Segment {
 
     /// Records whose `attr` has exactly the key `key` (already normalised).
     pub fn exact(&self, attr: u16, key: &[u8]) -> Postings<'_> {
+        let none = Postings {
+            single: None,
+            list: &[],
+        };
+        let a = usize::from(attr);
+        if let Some(Some(b)) = self.blooms.get(a)
+            && !bloom::may_contain(b, key)
+        {
+            return none;
+        }
         match self
             .exact
-            .get(usize::from(attr))
+            .get(a)
             .and_then(Option::as_ref)
             .and_then(|m| m.get(key))
         {
             Some(v) => self.postings(v),
-            None => Postings {
-                single: None,
-                list: &[],
-            },
+            None => none,
         }
     }
 
@@ -696,9 +725,13 @@ impl Iterator for Postings<'_> {
 }
 
 /// A record's text and fields, borrowed from the mapped files.
+///
+/// Values come as `&str` (checked as UTF-8 one by one, cheap for short values) or as raw
+/// bytes for output (the data was validated as UTF-8 when compiled and is hash-verified when
+/// opened, so copying bytes out needs no second check).
 #[derive(Debug, Clone, Copy)]
 pub struct RecordView<'a> {
-    text: &'a str,
+    data: &'a [u8],
     fields: &'a [u8],
     first_line: u32,
 }
@@ -706,7 +739,7 @@ pub struct RecordView<'a> {
 impl<'a> RecordView<'a> {
     /// The record's text as stored (tags as written, comments included).
     pub fn text(&self) -> &'a str {
-        self.text
+        std::str::from_utf8(self.data).unwrap_or_default()
     }
 
     /// Line of the record's first field in its data file.
@@ -714,23 +747,9 @@ impl<'a> RecordView<'a> {
         self.first_line
     }
 
-    /// Fields in file order: (attribute id, value, line).
-    pub fn fields(&self) -> impl Iterator<Item = (u16, &'a str)> + 'a {
-        let text = self.text;
-        self.fields
-            .chunks_exact(FIELD_ENTRY_LEN)
-            .filter_map(move |f| {
-                let attr = le_u16(f, 0);
-                let rel = usize::from(le_u16(f, 2));
-                let len = usize::from(le_u16(f, 4));
-                Some((attr, text.get(rel..rel + len)?))
-            })
-    }
-
-    /// Fields with their lines: (attribute id, value, line).
-    pub fn fields_with_lines(&self) -> impl Iterator<Item = (u16, &'a str, u32)> + 'a {
-        let text = self.text;
-        let first = self.first_line;
+    /// Fields in file order as raw bytes: (attribute id, value, line offset).
+    pub fn fields_raw(&self) -> impl Iterator<Item = (u16, &'a [u8], u32)> + 'a {
+        let data = self.data;
         self.fields
             .chunks_exact(FIELD_ENTRY_LEN)
             .filter_map(move |f| {
@@ -738,10 +757,23 @@ impl<'a> RecordView<'a> {
                 let len = usize::from(le_u16(f, 4));
                 Some((
                     le_u16(f, 0),
-                    text.get(rel..rel + len)?,
-                    first + u32::from(le_u16(f, 6)),
+                    data.get(rel..rel + len)?,
+                    u32::from(le_u16(f, 6)),
                 ))
             })
+    }
+
+    /// Fields in file order: (attribute id, value).
+    pub fn fields(&self) -> impl Iterator<Item = (u16, &'a str)> + 'a {
+        self.fields_raw()
+            .filter_map(|(a, v, _)| Some((a, std::str::from_utf8(v).ok()?)))
+    }
+
+    /// Fields with their lines: (attribute id, value, line).
+    pub fn fields_with_lines(&self) -> impl Iterator<Item = (u16, &'a str, u32)> + 'a {
+        let first = self.first_line;
+        self.fields_raw()
+            .filter_map(move |(a, v, d)| Some((a, std::str::from_utf8(v).ok()?, first + d)))
     }
 
     /// Values of one attribute, in file order.
@@ -754,6 +786,14 @@ impl<'a> RecordView<'a> {
     /// The first value of an attribute.
     pub fn first(&self, attr: u16) -> Option<&'a str> {
         self.values(attr).next()
+    }
+
+    /// All fields as raw bytes, sorted by attribute id (schema order), file order kept
+    /// within an attribute: the renderer's single pass.
+    pub fn sorted_raw(&self, out: &mut Vec<(u16, &'a [u8])>) {
+        out.clear();
+        out.extend(self.fields_raw().map(|(a, v, _)| (a, v)));
+        out.sort_by_key(|f| f.0);
     }
 }
 
