@@ -468,7 +468,8 @@ fn run(
     }
     let bytes = entries.iter().map(|e| e.data_bytes).sum();
     let generation = if publish {
-        publisher.publish(&schema, entries, opts.keep_generations)?
+        let dirs = key_directories(&schema, &segments, &entries);
+        publisher.publish(&schema, entries, &dirs, opts.keep_generations)?
     } else {
         0
     };
@@ -636,4 +637,28 @@ fn cross_job(
         }
     }
     out
+}
+
+/// Builds each class's primary-key directory (see `keydir`) from the segments' fsts.
+fn key_directories(
+    schema: &Schema,
+    segs: &[Segment],
+    entries: &[SegmentEntry],
+) -> Vec<(String, Vec<u8>)> {
+    let build = |c: &crate::schema::ClassDef| {
+        let idx: Vec<usize> = (0..segs.len())
+            .filter(|&i| segs[i].class() == c.id)
+            .collect();
+        let fp = crate::keydir::segments_fingerprint(idx.iter().map(|&i| entries[i].name.as_str()));
+        let mut hashed = Vec::new();
+        for (pos, &i) in idx.iter().enumerate() {
+            segs[i].for_each_key(c.primary_key, |k, recs| {
+                let h = xxhash_rust::xxh3::xxh3_64(k);
+                hashed.extend(recs.map(|rec| (h, pos as u16, rec)));
+            });
+        }
+        let file = crate::keydir::build_hashed(c.id, fp, hashed.len(), hashed);
+        (crate::generation::keydir_file(&c.name), file)
+    };
+    schema.classes.iter().map(build).collect()
 }

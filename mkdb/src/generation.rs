@@ -21,6 +21,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::bytes::{Bytes, MappedFile};
+use crate::keydir::{self, KeyDirectory};
 use crate::schema::{Schema, SchemaError};
 use crate::segment::{Segment, SegmentError, Verify};
 
@@ -204,6 +206,11 @@ pub fn generation_dir(db: &Path, number: u64) -> PathBuf {
     db.join("generations").join(format!("{number:010}"))
 }
 
+/// File name of a class's key directory inside a generation directory.
+pub fn keydir_file(class: &str) -> String {
+    format!("keys-{class}.mkdb")
+}
+
 /// Directory of a segment.
 pub fn segment_dir(db: &Path, name: &str) -> PathBuf {
     db.join("segments").join(name)
@@ -239,6 +246,8 @@ pub struct Generation {
     pub entries: Vec<SegmentEntry>,
     /// For each class id, the indices into `segments` of its segments, in order.
     pub by_class: Vec<Vec<u32>>,
+    /// For each class id, its primary-key directory (absent: lookups use the fsts).
+    pub keydirs: Vec<Option<KeyDirectory>>,
 }
 
 impl Generation {
@@ -346,6 +355,35 @@ impl Generation {
             by_class[usize::from(class.id)].push(segments.len() as u32);
             segments.push(seg);
         }
+        let mut keydirs = Vec::with_capacity(schema.classes.len());
+        for c in &schema.classes {
+            let path = gdir.join(keydir_file(&c.name));
+            if !path.exists() {
+                keydirs.push(None);
+                continue;
+            }
+            let fp = keydir::segments_fingerprint(
+                by_class[usize::from(c.id)]
+                    .iter()
+                    .map(|&i| manifest.segments[i as usize].name.as_str()),
+            );
+            let corrupt = |problem: String| DbError::Corrupt {
+                path: path.clone(),
+                problem,
+            };
+            // The body hash is checked with streamed reads, the header through the mapping.
+            let (_, body) = crate::segment::hash_file(&path, 64).map_err(io_err(&path))?;
+            let bytes = Bytes::from_mapped(MappedFile::open(&path).map_err(io_err(&path))?);
+            let dir = KeyDirectory::open(&bytes, c.id, fp, false).map_err(corrupt)?;
+            if bytes
+                .get(48..56)
+                .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+                != Some(body)
+            {
+                return Err(corrupt("key directory checksum mismatch (corrupt)".into()));
+            }
+            keydirs.push(Some(dir));
+        }
         Ok(Generation {
             number: manifest.generation,
             created: manifest.created,
@@ -353,6 +391,7 @@ impl Generation {
             segments,
             entries: manifest.segments,
             by_class,
+            keydirs,
         })
     }
 
@@ -507,12 +546,14 @@ impl Publisher {
     }
 
     /// Publishes a generation made of `segments` (new ones staged with [`Self::stage_segment`],
-    /// or existing published ones reused) and `schema`, then makes it current and collects
+    /// or existing published ones reused), `schema` and extra generation `files` (name,
+    /// bytes; the key directories), then makes it current and collects
     /// garbage, keeping the `keep` newest generations. Returns the generation number.
     pub fn publish(
         self,
         schema: &Schema,
         segments: Vec<SegmentEntry>,
+        files: &[(String, Vec<u8>)],
         keep: usize,
     ) -> Result<u64, DbError> {
         let segs = self.db.join("segments");
@@ -546,6 +587,9 @@ impl Publisher {
             )?;
         }
         sync_dir(&tmp.join("schema"))?;
+        for (name, bytes) in files {
+            write_synced(&tmp.join(name), bytes)?;
+        }
         let manifest = Manifest {
             generation: self.number,
             created: rfc3339_now(),

@@ -6,6 +6,7 @@
 //! - [`schema`]: per-class schema files: attributes, aliases, checks, index kinds, labels.
 //! - [`key`]: normalisation of values and queries into index keys (case, IDN, IP).
 //! - [`segment`]: one data file plus its compiled index (record table, field table, fsts).
+//! - [`keydir`]: per-class hash directories from primary key to record (joins).
 //! - [`generation`]: immutable sets of segments published atomically; opening; GC.
 //! - [`compile`](mod@compile): source tree to generation, with cross-file checks (`loader compile`,
 //!   `mkdb check`).
@@ -22,6 +23,7 @@ pub mod bytes;
 pub mod compile;
 pub mod generation;
 pub mod key;
+pub mod keydir;
 pub mod parallel;
 pub mod query;
 pub mod record;

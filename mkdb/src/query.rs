@@ -423,9 +423,27 @@ impl Generation {
     /// The record of `class` whose primary key is `value` (any spelling), if any.
     pub fn find(&self, class: u16, value: &str) -> Option<RecordRef> {
         let c = self.schema.class_by_id(class);
-        let k = key::exact_key(c.pk().ty, value);
-        let key = k.as_bytes();
-        self.by_class[usize::from(class)].iter().find_map(|&s| {
+        self.find_key(class, key::exact_key(c.pk().ty, value).as_bytes())
+    }
+
+    /// The record of `class` whose primary key has the normalised key `key`: one probe of
+    /// the class's key directory, confirmed against the record; through the fsts when the
+    /// generation has no directory.
+    pub fn find_key(&self, class: u16, key: &[u8]) -> Option<RecordRef> {
+        let c = self.schema.class_by_id(class);
+        let segs = &self.by_class[usize::from(class)];
+        if let Some(Some(dir)) = self.keydirs.get(usize::from(class)) {
+            return dir.candidates(key).find_map(|(pos, rec)| {
+                let seg = *segs.get(usize::from(pos))?;
+                let value = self.segments[seg as usize]
+                    .record(rec)
+                    .first(c.primary_key)?;
+                let mut same = false;
+                key::for_each_key(c.pk().ty, value, |k| same |= k == key);
+                same.then_some(RecordRef { seg, rec })
+            });
+        }
+        segs.iter().find_map(|&s| {
             self.segments[s as usize]
                 .exact(c.primary_key, key)
                 .next()
@@ -491,6 +509,10 @@ impl Generation {
                     true
                 };
             let go_on = match &term.pattern {
+                Pattern::Exact(v) if attr == c.primary_key => {
+                    let k = key::exact_key(ty, v);
+                    self.find_key(class, k.as_bytes()).is_none_or(&mut *f)
+                }
                 Pattern::Exact(v) => {
                     let k = key::exact_key(ty, v);
                     let mut go = true;

@@ -137,7 +137,10 @@ fn render_join<'a>(
     };
     g.record(tr).sorted_raw(fields);
     for (id, run) in runs(fields) {
-        let ta = target.attr(id);
+        // Ids come from the index file: never trust them to be in range.
+        let Some(ta) = target.attrs.get(usize::from(id)) else {
+            continue;
+        };
         if ta.joined
             && !ta.private
             && let Some(label) = ta.join_label()

@@ -772,8 +772,9 @@ impl<'a> RecordView<'a> {
     /// Fields with their lines: (attribute id, value, line).
     pub fn fields_with_lines(&self) -> impl Iterator<Item = (u16, &'a str, u32)> + 'a {
         let first = self.first_line;
-        self.fields_raw()
-            .filter_map(move |(a, v, d)| Some((a, std::str::from_utf8(v).ok()?, first + d)))
+        self.fields_raw().filter_map(move |(a, v, d)| {
+            Some((a, std::str::from_utf8(v).ok()?, first.saturating_add(d)))
+        })
     }
 
     /// Values of one attribute, in file order.

@@ -267,6 +267,34 @@ fn truncated_or_corrupt_index_is_refused_on_open() {
     );
     fs::write(&ix, &good).unwrap();
     Generation::open(&f.db).unwrap();
+    // A corrupt or truncated key directory is refused.
+    let kd = mkdb::generation::generation_dir(&f.db, 1).join("keys-contact.mkdb");
+    let good_kd = fs::read(&kd).unwrap();
+    let mut bad_kd = good_kd.clone();
+    let n = bad_kd.len() - 8;
+    bad_kd[n] ^= 0x80;
+    fs::write(&kd, &bad_kd).unwrap();
+    assert!(
+        Generation::open(&f.db)
+            .unwrap_err()
+            .to_string()
+            .contains("key directory")
+    );
+    fs::write(&kd, &good_kd[..good_kd.len() - 8]).unwrap();
+    assert!(
+        Generation::open(&f.db)
+            .unwrap_err()
+            .to_string()
+            .contains("key directory")
+    );
+    fs::write(&kd, &good_kd).unwrap();
+    assert!(
+        Generation::open(&f.db)
+            .unwrap()
+            .keydirs
+            .iter()
+            .all(Option::is_some)
+    );
     // A manifest edited by hand is refused too.
     let m = mkdb::generation::generation_dir(&f.db, 1).join("MANIFEST");
     let text = fs::read_to_string(&m).unwrap();
