@@ -80,6 +80,45 @@ pub fn exact_key(ty: AttrType, query: &str) -> String {
     }
 }
 
+/// Writes the exact-lookup key of `value` into `out` (cleared first), without allocating
+/// for the common case of an ASCII value.
+pub fn exact_key_into(ty: AttrType, value: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let ascii_fast = value.is_ascii()
+        && matches!(
+            ty,
+            AttrType::Text | AttrType::Id | AttrType::Date | AttrType::Domain
+        );
+    if ascii_fast {
+        let v = match ty {
+            AttrType::Domain => value.strip_suffix(b".").unwrap_or(value),
+            _ => value,
+        };
+        out.extend(v.iter().map(u8::to_ascii_lowercase));
+    } else {
+        out.extend_from_slice(exact_key(ty, &String::from_utf8_lossy(value)).as_bytes());
+    }
+}
+
+/// Does a stored `value` have the exact-lookup key `key`? Allocation-free for ASCII.
+pub fn matches_exact(ty: AttrType, value: &[u8], key: &[u8]) -> bool {
+    if value.is_ascii() && key.is_ascii() {
+        match ty {
+            AttrType::Text | AttrType::Id | AttrType::Date => {
+                return value.eq_ignore_ascii_case(key);
+            }
+            AttrType::Domain => {
+                let v = value.strip_suffix(b".").unwrap_or(value);
+                return v.eq_ignore_ascii_case(key);
+            }
+            AttrType::Ip | AttrType::Linked => {}
+        }
+    }
+    let mut hit = false;
+    for_each_key(ty, &String::from_utf8_lossy(value), |k| hit |= k == key);
+    hit
+}
+
 /// The key text for a partial lookup (`pop*`, `*tel.coop`, `*op*`): lower-cased only, so
 /// that a fragment of a U-label matches the U-label key of an IDN.
 pub fn fragment_key(query: &str) -> String {
@@ -177,6 +216,49 @@ mod tests {
         assert!(check_domain("-a.coop").is_err());
         assert!(check_domain("a_b.coop").is_err());
         assert!(check_domain("a..coop").is_err());
+    }
+
+    #[test]
+    fn exact_key_into_agrees_with_exact_key() {
+        let mut buf = Vec::new();
+        for (ty, v) in [
+            (AttrType::Id, "CNT-1002"),
+            (AttrType::Domain, "Test.Coop."),
+            (AttrType::Domain, "MÜNCHEN.coop"),
+            (AttrType::Ip, "2001:DB8::1"),
+            (AttrType::Text, "Łódź"),
+        ] {
+            exact_key_into(ty, v.as_bytes(), &mut buf);
+            assert_eq!(buf, exact_key(ty, v).as_bytes(), "{v}");
+        }
+    }
+
+    #[test]
+    fn matches_exact_agrees_with_for_each_key() {
+        for (ty, v, k, want) in [
+            (AttrType::Id, "CNT-1002", "cnt-1002", true),
+            (AttrType::Id, "CNT-1002", "cnt-1003", false),
+            (AttrType::Domain, "Test.Coop.", "test.coop", true),
+            (
+                AttrType::Domain,
+                "xn--mnchen-3ya.coop",
+                "münchen.coop",
+                true,
+            ),
+            (
+                AttrType::Domain,
+                "münchen.coop",
+                "xn--mnchen-3ya.coop",
+                true,
+            ),
+            (AttrType::Ip, "2001:DB8:0::1", "2001:db8::1", true),
+        ] {
+            assert_eq!(
+                matches_exact(ty, v.as_bytes(), k.as_bytes()),
+                want,
+                "{v} {k}"
+            );
+        }
     }
 
     #[test]

@@ -430,25 +430,63 @@ impl Generation {
     /// the class's key directory, confirmed against the record; through the fsts when the
     /// generation has no directory.
     pub fn find_key(&self, class: u16, key: &[u8]) -> Option<RecordRef> {
-        let c = self.schema.class_by_id(class);
         let segs = &self.by_class[usize::from(class)];
         if let Some(Some(dir)) = self.keydirs.get(usize::from(class)) {
             return dir.candidates(key).find_map(|(pos, rec)| {
-                let seg = *segs.get(usize::from(pos))?;
-                let value = self.segments[seg as usize]
-                    .record(rec)
-                    .first(c.primary_key)?;
-                let mut same = false;
-                key::for_each_key(c.pk().ty, value, |k| same |= k == key);
-                same.then_some(RecordRef { seg, rec })
+                let r = RecordRef {
+                    seg: *segs.get(usize::from(pos))?,
+                    rec,
+                };
+                self.has_key(class, r, key).then_some(r)
             });
         }
+        let pk = self.schema.class_by_id(class).primary_key;
         segs.iter().find_map(|&s| {
             self.segments[s as usize]
-                .exact(c.primary_key, key)
+                .exact(pk, key)
                 .next()
                 .map(|rec| RecordRef { seg: s, rec })
         })
+    }
+
+    /// Does record `r` of `class` have the primary key `key`?
+    fn has_key(&self, class: u16, r: RecordRef, key: &[u8]) -> bool {
+        let pk = self.schema.class_by_id(class).pk();
+        let value = self.segments[r.seg as usize].record(r.rec).first_raw(pk.id);
+        value.is_some_and(|v| key::matches_exact(pk.ty, v, key))
+    }
+
+    /// [`Self::find_key`] for many keys at once, in stages (all directory probes, then all
+    /// candidate records), so that their cache misses overlap instead of forming one long
+    /// chain. `keys` holds the keys back to back; `ends` where each ends.
+    pub fn find_keys(
+        &self,
+        class: u16,
+        keys: &[u8],
+        ends: &[usize],
+        out: &mut Vec<Option<RecordRef>>,
+    ) {
+        out.clear();
+        let segs = &self.by_class[usize::from(class)];
+        let key_at = |i: usize| &keys[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
+        let Some(Some(dir)) = self.keydirs.get(usize::from(class)) else {
+            out.extend((0..ends.len()).map(|i| self.find_key(class, key_at(i))));
+            return;
+        };
+        // Stage 1: one probe per key.
+        out.extend((0..ends.len()).map(|i| {
+            let (pos, rec) = dir.candidates(key_at(i)).next()?;
+            Some(RecordRef {
+                seg: *segs.get(usize::from(pos))?,
+                rec,
+            })
+        }));
+        // Stage 2: confirm each candidate (touching its record); rare misses take the slow path.
+        for (i, slot) in out.iter_mut().enumerate() {
+            if !slot.is_some_and(|r| self.has_key(class, r, key_at(i))) {
+                *slot = self.find_key(class, key_at(i));
+            }
+        }
     }
 
     /// Is the record referenced by any attribute of any class (the LINKED attribute)?

@@ -17,11 +17,9 @@ pub const BANNER: &str = "% .coop registry whois service (MKDB)\r\n\
 % The data below is provided for information about .coop domain registrations only.\r\n\
 % Automated bulk queries and use for unsolicited advertising are not permitted.\r\n\r\n";
 
-fn line(out: &mut Vec<u8>, prefix: Option<&str>, label: &str, n: Option<usize>, value: &[u8]) {
-    if let Some(p) = prefix {
-        out.extend_from_slice(p.as_bytes());
-        out.push(b' ');
-    }
+/// Writes `label` (precomputed: `Label: `, or `Label` for numbered attributes), the
+/// number if any, the value and CRLF.
+fn line(out: &mut Vec<u8>, label: &str, n: Option<usize>, value: &[u8]) {
     out.extend_from_slice(label.as_bytes());
     if let Some(n) = n {
         if n >= 10 {
@@ -29,8 +27,8 @@ fn line(out: &mut Vec<u8>, prefix: Option<&str>, label: &str, n: Option<usize>, 
         } else {
             out.push(b'0' + n as u8);
         }
+        out.extend_from_slice(b": ");
     }
-    out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
 }
@@ -49,12 +47,20 @@ fn runs<'f, 'a>(
     })
 }
 
+fn values(out: &mut Vec<u8>, label: &str, a: &AttrDef, vals: &[(u16, &[u8])]) {
+    for (i, (_, v)) in vals.iter().enumerate() {
+        line(out, label, a.display_numbered.then_some(i + 1), v);
+    }
+}
+
 /// Writes one record in whois format.
 pub fn render_record(g: &Generation, r: RecordRef, out: &mut Vec<u8>) {
     let class = g.class_of(r);
     let mut fields = Vec::with_capacity(32);
     g.record(r).sorted_raw(&mut fields);
-    let mut scratch = Vec::with_capacity(32);
+    let joins = resolve_joins(g, class, &fields);
+    let mut joins = joins.iter();
+    let mut joined = Vec::with_capacity(32);
     let mut runs = runs(&fields).peekable();
     for a in &class.attrs {
         let vals: &[(u16, &[u8])] = match runs.peek() {
@@ -64,89 +70,117 @@ pub fn render_record(g: &Generation, r: RecordRef, out: &mut Vec<u8>) {
             }
             _ => &[],
         };
-        let Some(label) = a.display.as_deref().filter(|_| !a.private) else {
+        let Some(label) = a.line_label.as_deref().filter(|_| !a.private) else {
             continue;
         };
         if a.ty == AttrType::Linked {
             let linked = g.is_referenced(r);
-            line(
-                out,
-                None,
-                label,
-                None,
-                if linked { b"true" } else { b"false" },
-            );
+            line(out, label, None, if linked { b"true" } else { b"false" });
             continue;
         }
-        let target = a
-            .references
-            .as_deref()
-            .filter(|_| a.expand)
-            .and_then(|t| g.schema.class(t))
-            .filter(|t| t.attrs.iter().any(|x| x.joined));
-        match target {
-            None => values(out, None, label, a, vals),
+        match expanded_target(a) {
+            None => values(out, label, a, vals),
             Some(t) => {
                 for (_, v) in vals {
-                    render_join(g, t, label, v, &mut scratch, out);
+                    let target = joins.next().copied().flatten();
+                    render_join(g, g.schema.class_by_id(t), a, v, target, &mut joined, out);
                 }
             }
         }
     }
 }
 
-fn values(
-    out: &mut Vec<u8>,
-    prefix: Option<&str>,
-    label: &str,
-    a: &AttrDef,
-    vals: &[(u16, &[u8])],
-) {
-    for (i, (_, v)) in vals.iter().enumerate() {
-        line(out, prefix, label, a.display_numbered.then_some(i + 1), v);
-    }
+/// The class whose records an attribute's values expand into, if it expands them.
+fn expanded_target(a: &AttrDef) -> Option<u16> {
+    a.references_class
+        .filter(|_| a.expand && !a.private && a.line_label.is_some())
 }
 
-/// Writes a referenced record's joined attributes, prefixed with the referencing label.
+/// Finds the records behind every expanded reference of a record, in rendering order,
+/// one batch per target class so that the lookups' memory accesses overlap.
+fn resolve_joins(
+    g: &Generation,
+    class: &ClassDef,
+    fields: &[(u16, &[u8])],
+) -> Vec<Option<RecordRef>> {
+    let mut resolved: Vec<Option<RecordRef>> = Vec::new();
+    let mut order: Vec<(u16, usize)> = Vec::new(); // (target class, index within its batch)
+    let mut batches: Vec<(u16, Vec<u8>, Vec<usize>)> = Vec::new(); // (class, keys, ends)
+    let mut key = Vec::with_capacity(64);
+    for (id, run) in runs(fields) {
+        let Some(a) = class.attrs.get(usize::from(id)) else {
+            continue;
+        };
+        let Some(t) = expanded_target(a) else {
+            continue;
+        };
+        let ty = g.schema.class_by_id(t).pk().ty;
+        let pos = match batches.iter().position(|b| b.0 == t) {
+            Some(p) => p,
+            None => {
+                batches.push((t, Vec::new(), Vec::new()));
+                batches.len() - 1
+            }
+        };
+        for (_, v) in run {
+            crate::key::exact_key_into(ty, v, &mut key);
+            let b = &mut batches[pos];
+            b.1.extend_from_slice(&key);
+            b.2.push(b.1.len());
+            order.push((t, b.2.len() - 1));
+        }
+    }
+    let mut found: Vec<Vec<Option<RecordRef>>> = Vec::with_capacity(batches.len());
+    for (t, keys, ends) in &batches {
+        let mut out = Vec::with_capacity(ends.len());
+        g.find_keys(*t, keys, ends, &mut out);
+        found.push(out);
+    }
+    for (t, i) in order {
+        let b = batches
+            .iter()
+            .position(|b| b.0 == t)
+            .expect("batch of a listed key");
+        resolved.push(found[b][i]);
+    }
+    resolved
+}
+
+/// Writes a referenced record's joined attributes, with the labels precomputed for `a`.
 fn render_join<'a>(
     g: &'a Generation,
     target: &ClassDef,
-    prefix: &str,
+    a: &AttrDef,
     value: &[u8],
+    found: Option<RecordRef>,
     fields: &mut Vec<(u16, &'a [u8])>,
     out: &mut Vec<u8>,
 ) {
-    let pk = target.pk();
-    if !pk.joined {
-        line(out, None, prefix, None, value);
+    let pk_label = a
+        .join_labels
+        .get(usize::from(target.primary_key))
+        .and_then(Option::as_deref);
+    if pk_label.is_none()
+        && let Some(label) = a.line_label.as_deref()
+    {
+        line(out, label, None, value);
     }
-    let found = std::str::from_utf8(value)
-        .ok()
-        .and_then(|v| g.find(target.id, v));
     let Some(tr) = found else {
-        if pk.joined {
-            line(
-                out,
-                Some(prefix),
-                pk.join_label().unwrap_or("ID"),
-                None,
-                value,
-            );
+        if let Some(label) = pk_label {
+            line(out, label, None, value);
         }
         return;
     };
     g.record(tr).sorted_raw(fields);
     for (id, run) in runs(fields) {
         // Ids come from the index file: never trust them to be in range.
-        let Some(ta) = target.attrs.get(usize::from(id)) else {
+        let (Some(Some(label)), Some(ta)) = (
+            a.join_labels.get(usize::from(id)),
+            target.attrs.get(usize::from(id)),
+        ) else {
             continue;
         };
-        if ta.joined
-            && !ta.private
-            && let Some(label) = ta.join_label()
-        {
-            values(out, Some(prefix), label, ta, run);
-        }
+        values(out, label, ta, run);
     }
 }
 

@@ -95,6 +95,14 @@ pub struct AttrDef {
     pub references: Option<String>,
     /// Whole-value format check.
     pub format: Option<Regex>,
+    /// Class id of `references`, resolved when the schema is loaded.
+    pub references_class: Option<u16>,
+    /// Output label as written before a value: `Label: `, or `Label` when numbered (the
+    /// number and `: ` follow). Precomputed so rendering copies one string per line.
+    pub line_label: Option<String>,
+    /// For an `expand-reference` attribute: per attribute of the referenced class, the label
+    /// it is printed with inside this record (`Registrant Name: `), as `line_label`.
+    pub join_labels: Vec<Option<String>>,
 }
 
 impl AttrDef {
@@ -392,6 +400,28 @@ impl Schema {
                 }
             }
         }
+        // Resolve references to class ids and precompute output labels.
+        let targets: Vec<ClassDef> = classes.clone();
+        let suffix = |a: &AttrDef| if a.display_numbered { "" } else { ": " };
+        for c in &mut classes {
+            for a in &mut c.attrs {
+                a.line_label = a.display.as_ref().map(|d| format!("{d}{}", suffix(a)));
+                let Some(r) = &a.references else { continue };
+                let t = &targets[names[r.as_str()]];
+                a.references_class = Some(t.id);
+                if a.expand {
+                    let prefix = a.display.clone().unwrap_or_else(|| a.name.clone());
+                    a.join_labels = t
+                        .attrs
+                        .iter()
+                        .map(|ta| {
+                            let label = ta.join_label().filter(|_| ta.joined && !ta.private)?;
+                            Some(format!("{prefix} {label}{}", suffix(ta)))
+                        })
+                        .collect();
+                }
+            }
+        }
         Ok(Schema { classes })
     }
 
@@ -503,6 +533,9 @@ fn parse_class(file: &str, text: String) -> Result<ClassDef, SchemaError> {
             ty: AttrType::Text,
             references: None,
             format: None,
+            references_class: None,
+            line_label: None,
+            join_labels: Vec::new(),
         };
         for (tag, value, line) in rec {
             let line = *line;

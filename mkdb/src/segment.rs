@@ -784,6 +784,11 @@ impl<'a> RecordView<'a> {
             .map(|(_, v)| v)
     }
 
+    /// The first value of an attribute, as raw bytes.
+    pub fn first_raw(&self, attr: u16) -> Option<&'a [u8]> {
+        self.fields_raw().find(|f| f.0 == attr).map(|f| f.1)
+    }
+
     /// The first value of an attribute.
     pub fn first(&self, attr: u16) -> Option<&'a str> {
         self.values(attr).next()
@@ -793,8 +798,18 @@ impl<'a> RecordView<'a> {
     /// within an attribute: the renderer's single pass.
     pub fn sorted_raw(&self, out: &mut Vec<(u16, &'a [u8])>) {
         out.clear();
-        out.extend(self.fields_raw().map(|(a, v, _)| (a, v)));
-        out.sort_by_key(|f| f.0);
+        out.reserve(self.fields.len() / FIELD_ENTRY_LEN);
+        for f in self.fields.chunks_exact(FIELD_ENTRY_LEN) {
+            let rel = usize::from(le_u16(f, 2));
+            let len = usize::from(le_u16(f, 4));
+            if let Some(v) = self.data.get(rel..rel + len) {
+                out.push((le_u16(f, 0), v));
+            }
+        }
+        // Fields are usually already in schema order: check before sorting.
+        if !out.is_sorted_by_key(|f| f.0) {
+            out.sort_by_key(|f| f.0);
+        }
     }
 }
 
