@@ -113,19 +113,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         );
         print!("{}", String::from_utf8_lossy(&out).replace("\r\n", "\n"));
     }
-    println!(
-        "\nTry more queries:   mkdb query {db} 'pop*'   mkdb query {db} 'contact CNT-1002'",
-        db = db.display()
-    );
-    println!(
-        "Edit a record:      $EDITOR {}/data/domain/domain-0000.txt",
-        src.display()
-    );
-    println!(
-        "Check and publish:  mkdb check {}  &&  loader compile {} {}",
-        src.display(),
-        src.display(),
-        db.display()
-    );
+    // The binaries next to this one (target/release after `tools/registry`).
+    let bin = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.display().to_string() + "/"))
+        .unwrap_or_default();
+    let (src, db) = (src.display(), db.display());
+    println!("\nTry more queries:   {bin}mkdb query {db} 'pop*'");
+    println!("                    {bin}mkdb query {db} 'contact CNT-1002'");
+    println!("Edit a record:      $EDITOR {src}/data/domain/domain-0000.txt");
+    println!("Check and publish:  {bin}mkdb check {src} && {bin}loader compile {src} {db}");
     Ok(())
 }
