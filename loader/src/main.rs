@@ -82,16 +82,11 @@ fn main() -> ExitCode {
             }
             match r {
                 Ok(rep) => {
-                    let counts: Vec<String> = rep
-                        .records
-                        .iter()
-                        .map(|(c, n)| format!("{n} {c}"))
-                        .collect();
                     println!(
                         "published generation {} in {}: {} ({} files, {} reused, {} bytes) in {:.2}s",
                         rep.generation,
                         db_dir.display(),
-                        counts.join(", "),
+                        rep.counts(),
                         rep.files,
                         rep.reused,
                         rep.bytes,

@@ -100,6 +100,18 @@ pub struct CompileReport {
     pub phases: Vec<(&'static str, Duration)>,
 }
 
+impl CompileReport {
+    /// Record counts for people: `1364456 contact, 1000000 domain, ...`.
+    pub fn counts(&self) -> String {
+        let parts: Vec<String> = self
+            .records
+            .iter()
+            .map(|(c, n)| format!("{n} {c}"))
+            .collect();
+        parts.join(", ")
+    }
+}
+
 /// Progress callback: (bytes done, bytes total).
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 

@@ -23,7 +23,7 @@ use fst::{Automaton, IntoStreamer, Streamer};
 
 use crate::generation::Generation;
 use crate::key;
-use crate::schema::{AttrType, ClassDef, IndexKind, Schema};
+use crate::schema::{ClassDef, IndexKind, Schema};
 use crate::segment::RecordView;
 
 /// Default hit limit (records returned before "more records match").
@@ -725,11 +725,6 @@ fn union(a: &[RecordRef], b: &[RecordRef]) -> Vec<RecordRef> {
     out.sort_unstable();
     out.dedup();
     out
-}
-
-/// Is this attribute type searched with IP-address normalisation?
-pub fn is_ip(ty: AttrType) -> bool {
-    ty == AttrType::Ip
 }
 
 #[cfg(test)]

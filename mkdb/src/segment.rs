@@ -27,7 +27,7 @@ use crate::bloom::{self, BloomBuilder};
 use crate::bytes::{Bytes, MappedFile};
 use crate::key;
 use crate::record::RawRecord;
-use crate::schema::{AttrType, ClassDef, Field, IndexKind};
+use crate::schema::{ClassDef, Field, IndexKind};
 
 /// Magic number at the start of every index file.
 pub const INDEX_MAGIC: [u8; 8] = *b"MKDB-IX\0";
@@ -811,11 +811,6 @@ impl<'a> RecordView<'a> {
             out.sort_by_key(|f| f.0);
         }
     }
-}
-
-/// Is `ty` a type whose values may be looked up by text fragments?
-pub fn fragment_searchable(ty: AttrType) -> bool {
-    ty != AttrType::Linked
 }
 
 #[cfg(test)]

@@ -138,16 +138,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             match r {
                 Ok(rep) => {
-                    let counts: Vec<String> = rep
-                        .records
-                        .iter()
-                        .map(|(c, n)| format!("{n} {c}"))
-                        .collect();
                     println!(
                         "{}: OK: {} files, {} ({:.1}s)",
                         src_dir.display(),
                         rep.files,
-                        counts.join(", "),
+                        rep.counts(),
                         rep.elapsed.as_secs_f64()
                     );
                     Ok(ExitCode::SUCCESS)

@@ -80,16 +80,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             e => e.into(),
         })
         .context("compiling")?;
-    let counts: Vec<String> = rep
-        .records
-        .iter()
-        .map(|(c, n)| format!("{n} {c}"))
-        .collect();
     println!(
         "published generation {} in {}: {} in {:.2}s ({} of {} files reused)",
         rep.generation,
         db.display(),
-        counts.join(", "),
+        rep.counts(),
         rep.elapsed.as_secs_f64(),
         rep.reused,
         rep.files
