@@ -85,3 +85,16 @@ fn golden_answers() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn sample_schemas_are_the_shipped_ones() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (class, text) in mkdb::schema::SHIPPED_SCHEMAS {
+        let copy = root.join(format!("tests/golden/sample/schema/{class}.schema"));
+        let copy = std::fs::read_to_string(&copy).unwrap();
+        assert_eq!(
+            &copy, text,
+            "tests/golden/sample/schema/{class}.schema differs from mkdb/schemas: copy it again"
+        );
+    }
+}
