@@ -21,7 +21,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::bytes::{Bytes, MappedFile};
 use crate::keydir::{self, KeyDirectory};
 use crate::schema::{Schema, SchemaError};
 use crate::segment::{Segment, SegmentError, Verify};
@@ -367,21 +366,16 @@ impl Generation {
                     .iter()
                     .map(|&i| manifest.segments[i as usize].name.as_str()),
             );
-            let corrupt = |problem: String| DbError::Corrupt {
-                path: path.clone(),
-                problem,
-            };
-            // The body hash is checked with streamed reads, the header through the mapping.
-            let (_, body) = crate::segment::hash_file(&path, 64).map_err(io_err(&path))?;
-            let bytes = Bytes::from_mapped(MappedFile::open(&path).map_err(io_err(&path))?);
-            let dir = KeyDirectory::open(&bytes, c.id, fp, false).map_err(corrupt)?;
-            if bytes
-                .get(48..56)
-                .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-                != Some(body)
-            {
-                return Err(corrupt("key directory checksum mismatch (corrupt)".into()));
-            }
+            let dir = KeyDirectory::open_file(&path, c.id, fp).map_err(|e| match e {
+                keydir::OpenError::Io(source) => DbError::Io {
+                    path: path.clone(),
+                    source,
+                },
+                keydir::OpenError::Invalid(problem) => DbError::Corrupt {
+                    path: path.clone(),
+                    problem,
+                },
+            })?;
             keydirs.push(Some(dir));
         }
         Ok(Generation {

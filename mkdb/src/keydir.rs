@@ -14,7 +14,9 @@
 //! slots as little-endian u64. A directory that does not match its generation is refused;
 //! a generation without one falls back to the fsts.
 
-use crate::bytes::Bytes;
+use std::path::Path;
+
+use crate::bytes::{Bytes, MappedFile};
 
 /// Magic number of a key directory file.
 pub const MAGIC: [u8; 8] = *b"MKDB-KD\0";
@@ -88,6 +90,15 @@ pub fn build_hashed(
     out
 }
 
+/// Why a directory file could not be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The file could not be read.
+    Io(std::io::Error),
+    /// The file is not a valid directory for this generation and class.
+    Invalid(String),
+}
+
 /// An opened key directory.
 #[derive(Debug)]
 pub struct KeyDirectory {
@@ -131,6 +142,22 @@ impl KeyDirectory {
             slots: bytes.slice(HEADER_LEN..b.len()),
             mask: slots - 1,
         })
+    }
+
+    /// Opens a published directory file: the body hash is checked with streamed reads (so
+    /// verification does not make the table resident), the header through the mapping.
+    pub fn open_file(path: &Path, class: u16, segments_fp: u64) -> Result<KeyDirectory, OpenError> {
+        let (_, body) =
+            crate::segment::hash_file(path, HEADER_LEN as u64).map_err(OpenError::Io)?;
+        let bytes = Bytes::from_mapped(MappedFile::open(path).map_err(OpenError::Io)?);
+        let dir =
+            KeyDirectory::open(&bytes, class, segments_fp, false).map_err(OpenError::Invalid)?;
+        if le_u64(&bytes, 48) != body {
+            return Err(OpenError::Invalid(
+                "key directory checksum mismatch (corrupt)".into(),
+            ));
+        }
+        Ok(dir)
     }
 
     /// Candidate (segment position, record) pairs for `key`, to be confirmed by the caller.
