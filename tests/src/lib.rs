@@ -34,3 +34,171 @@ pub fn run(name: &str, args: &[&str]) -> Output {
         .output()
         .expect("run binary")
 }
+
+/// A scratch registry: a synthetic source tree (`mkdb gen`) compiled into a database.
+#[derive(Debug)]
+pub struct Registry {
+    /// Keeps the scratch directory alive.
+    pub dir: tempfile::TempDir,
+    /// The source tree (`schema/`, `data/`).
+    pub src: PathBuf,
+    /// The compiled database.
+    pub db: PathBuf,
+}
+
+impl Registry {
+    /// Generates `domains` synthetic domains (with the specification's sample objects)
+    /// and compiles them.
+    pub fn new(domains: u64) -> Registry {
+        let dir = tempfile::tempdir().expect("scratch directory");
+        let src = dir.path().join("src");
+        let db = dir.path().join("db");
+        let opts = mkdb::synth::GenOptions {
+            domains,
+            ..Default::default()
+        };
+        mkdb::synth::generate(&src, &opts, &mut |_| {}).expect("generate demo data");
+        let r = Registry { dir, src, db };
+        r.compile();
+        r
+    }
+
+    /// Compiles the source tree into a new generation; returns its number.
+    pub fn compile(&self) -> u64 {
+        let opts = mkdb::CompileOptions {
+            threads: 1,
+            ..Default::default()
+        };
+        mkdb::compile(&self.src, &self.db, &opts, &|_, _| {})
+            .expect("compile")
+            .generation
+    }
+}
+
+/// A running `whoisd` process on loopback ports, killed when dropped.
+#[derive(Debug)]
+pub struct Whoisd {
+    child: std::process::Child,
+    /// The port-43 address.
+    pub whois: std::net::SocketAddr,
+    /// The RWhois address (when served).
+    pub rwhois: Option<std::net::SocketAddr>,
+    stderr: PathBuf,
+    _logs: tempfile::TempDir,
+}
+
+impl Whoisd {
+    /// Starts `whoisd` on free loopback ports over `db`, with extra arguments, and waits
+    /// until it listens.
+    pub fn start(db: &std::path::Path, extra: &[&str]) -> Whoisd {
+        Self::start_on(db, "127.0.0.1:0", extra)
+    }
+
+    /// Like [`Whoisd::start`] with a chosen port-43 address (a clone joins another's port).
+    pub fn start_on(db: &std::path::Path, listen: &str, extra: &[&str]) -> Whoisd {
+        use std::io::BufRead;
+        let logs = tempfile::tempdir().expect("log directory");
+        let stderr = logs.path().join("stderr");
+        let no_rwhois = extra.contains(&"--no-rwhois");
+        let mut cmd = Command::new(binary("whoisd"));
+        cmd.args(["--listen", listen, "--workers", "2"]);
+        if !no_rwhois {
+            cmd.args(["--rwhois", "127.0.0.1:0"]);
+        }
+        let mut child = cmd
+            .args(extra)
+            .arg(db)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("start whoisd");
+        let out = child.stdout.take().expect("stdout");
+        let mut whois = None;
+        let mut rwhois = None;
+        for line in std::io::BufReader::new(out).lines() {
+            let line = line.expect("read whoisd stdout");
+            let mut w = line.split_whitespace();
+            match (w.next(), w.next(), w.next().and_then(|a| a.parse().ok())) {
+                (Some("listening"), Some("whois"), Some(a)) => whois = Some(a),
+                (Some("listening"), Some("rwhois"), Some(a)) => rwhois = Some(a),
+                _ => {}
+            }
+            if whois.is_some() && (rwhois.is_some() || no_rwhois) {
+                break;
+            }
+        }
+        let Some(whois) = whois else {
+            let _ = child.wait();
+            panic!(
+                "whoisd did not start: {}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            );
+        };
+        Whoisd {
+            child,
+            whois,
+            rwhois,
+            stderr,
+            _logs: logs,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+    }
+
+    /// Waits for the process to exit, at most `timeout`.
+    pub fn wait(&mut self, timeout: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let end = std::time::Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= end {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// One port-43 exchange on a fresh connection: sends `input` as is, reads to EOF.
+    pub fn send(&self, input: &[u8]) -> String {
+        exchange(self.whois, input)
+    }
+
+    /// One query (CRLF appended) on a fresh connection; the whole answer with the banner.
+    pub fn query(&self, q: &str) -> String {
+        self.send(format!("{q}\r\n").as_bytes())
+    }
+}
+
+impl Drop for Whoisd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Connects to `addr`, sends `input`, reads until the server closes (at most 20 s).
+pub fn exchange(addr: std::net::SocketAddr, input: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .expect("timeout");
+    s.write_all(input).expect("send");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("read the answer to EOF");
+    String::from_utf8(out).expect("answers are UTF-8")
+}

@@ -3,14 +3,27 @@
 //!
 //! The query language, execution and record rendering live in `mkdb` (`mkdb::query`,
 //! `mkdb::render`) so that `mkdb query` prints exactly what this service prints.
-//! [`session`] is the sans-I/O protocol core of port 43 (bytes in, answer bytes and a
-//! continue/close step out); [`directive`] is its table of offered directives. The
-//! non-blocking server itself is tracked as its own issue and not written yet.
+//!
+//! - [`session`]: the sans-I/O protocol core of both ports (bytes in, answer bytes and a
+//!   continue/close step out); [`directive`] is its table of offered directives.
+//! - [`server`]: the non-blocking mio server: worker threads with `SO_REUSEPORT` listeners,
+//!   connections as state machines, bounds, idle timeout, graceful shutdown.
+//! - [`live`]: the generation being served and the watcher that switches to a newly
+//!   published one.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod directive;
+pub mod live;
+pub mod server;
 pub mod session;
 
 pub use directive::Directive;
+pub use server::{Handle, Protocol, Server, ServerConfig};
 pub use session::{Session, SessionConfig, Step};
+
+/// Writes one line to the log (standard error): UTC time, process id, message.
+pub fn log(message: &str) {
+    let now = mkdb::generation::rfc3339_now();
+    eprintln!("{now} whoisd[{}]: {message}", std::process::id());
+}

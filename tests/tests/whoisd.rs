@@ -1,0 +1,355 @@
+//! The whois service as the public meets it: the real `whoisd` binary on loopback over a
+//! compiled `mkdb gen` database, asked by Debian's `whois` client and by raw sockets.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tests::{Registry, Whoisd, exchange};
+
+/// One database for the read-only tests (compiling is the slow part).
+fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(|| Registry::new(2_000))
+}
+
+/// Debian's whois client (installed by `tools/run-tests`).
+fn whois(server: &Whoisd, args: &[&str]) -> String {
+    let out = Command::new("whois")
+        .args(["-h", "127.0.0.1", "-p", &server.whois.port().to_string()])
+        .args(args)
+        .output()
+        .expect("run Debian's whois client (apt-get install whois; tools/run-tests does)");
+    assert!(out.status.success(), "whois {args:?}: {out:?}");
+    String::from_utf8(out.stdout).expect("UTF-8 answer")
+}
+
+fn assert_complete(answer: &str) {
+    assert!(
+        answer.trim_end().ends_with("<<<"),
+        "answer does not end with the last-update line:\n{answer}"
+    );
+}
+
+#[test]
+fn debian_whois_client_gets_full_records() {
+    let s = Whoisd::start(&registry().db, &[]);
+    let a = whois(&s, &["test.coop"]);
+    assert!(a.starts_with("% .coop registry whois service"), "{a}");
+    for line in [
+        "Domain Name: test.coop",
+        "Sponsoring Registrar: REG-42",
+        "Registrant ID: CNT-1002",
+        "Name Server: dns0.nic.coop",
+        "Name Server IP Address: 10.10.10.10",
+        "Created On: 2001-05-05T00:00:00Z",
+    ] {
+        assert!(a.contains(line), "missing {line:?} in\n{a}");
+    }
+    assert!(!a.contains("authInfo") && !a.to_lowercase().contains("auth info"));
+    assert_complete(&a);
+
+    let a = whois(&s, &["contact CNT-1002"]);
+    assert!(a.contains("Contact ID: CNT-1002"), "{a}");
+    let a = whois(&s, &["nameserver dns0.nic.coop"]);
+    assert!(
+        a.to_lowercase().contains("nameserver name: dns0.nic.coop"),
+        "{a}"
+    );
+    let by_ip = whois(&s, &["nameserver 10.10.10.10"]);
+    assert!(by_ip.to_lowercase().contains("dns0.nic.coop"), "{by_ip}");
+    let a = whois(&s, &["registrar SAMPLE"]);
+    assert!(a.contains("REG-42"), "{a}");
+    let a = whois(&s, &["TEST.COOP"]);
+    assert!(
+        a.contains("Domain Name: test.coop"),
+        "case-insensitive: {a}"
+    );
+    let a = whois(&s, &["nosuch-domain.coop"]);
+    assert!(a.contains("No match for \"nosuch-domain.coop\""), "{a}");
+    assert_complete(&a);
+}
+
+#[test]
+fn debian_whois_client_with_a_directive_only() {
+    let s = Whoisd::start(&registry().db, &[]);
+    let t = Instant::now();
+    let a = whois(&s, &["--", "-X-date"]);
+    assert!(a.contains("% X-date 20"), "{a}");
+    assert!(a.trim_end().ends_with("%ok"), "{a}");
+    // Closed after the directive wait (1 s), not the idle timeout (30 s).
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+}
+
+#[test]
+fn wildcards_booleans_and_the_hit_limit() {
+    let s = Whoisd::start(&registry().db, &[]);
+    let a = s.query("test*");
+    assert!(a.contains("Domain Name: test.coop"), "{a}");
+    let a = s.query("*est.coop");
+    assert!(a.contains("Domain Name: test.coop"), "{a}");
+    let a = s.query("*");
+    assert_eq!(a.matches("Domain Name:").count(), 20, "default limit 20");
+    assert!(a.contains("% More records match"), "{a}");
+    let a = s.send(b"-limit 3\r\n*\r\n");
+    assert!(a.contains("%ok"), "{a}");
+    assert_eq!(a.matches("Domain Name:").count(), 3, "{a}");
+    let a = s.query("test.coop or nosuch.coop");
+    assert_eq!(a.matches("Domain Name:").count(), 1, "{a}");
+    let a = s.query("test* and *.coop");
+    assert!(a.contains("Domain Name: test.coop"), "{a}");
+    let a = s.query("*a*b*");
+    assert!(a.contains("% Error:"), "{a}");
+    assert_complete(&a);
+}
+
+#[test]
+fn every_directive_answers() {
+    let s = Whoisd::start(&registry().db, &[]);
+    let directives = s.send(b"-directive\r\n-quit\r\n");
+    for d in [
+        "class",
+        "directive",
+        "display",
+        "forward",
+        "holdconnect",
+        "limit",
+        "security",
+        "notify",
+        "quit",
+        "register",
+        "schema",
+        "soa",
+        "status",
+        "xfer",
+        "X-date",
+    ] {
+        assert!(
+            directives
+                .to_lowercase()
+                .contains(&format!("directive:{}", d.to_lowercase())),
+            "-directive does not list {d}:\n{directives}"
+        );
+    }
+    for (input, expect) in [
+        ("-class\r\n", "%ok"),
+        ("-display\r\n", "%ok"),
+        ("-forward off\r\n", "%ok"),
+        ("-holdconnect off\r\n", "%ok"),
+        ("-limit\r\n", "%ok"),
+        ("-notify badref CNT-1\r\n", "%ok"),
+        ("-schema domain\r\n", "%ok"),
+        ("-soa\r\n", "%ok"),
+        ("-status\r\n", "%ok"),
+        ("-X-date\r\n", "%ok"),
+        ("-register\r\n", "%error 401"),
+        ("-xfer\r\n", "%error 401"),
+        ("-X-pgp\r\n", "%error 400"),
+        ("-frobnicate\r\n", "%error 400"),
+        ("-quit\r\n", "%ok"),
+    ] {
+        let a = s.send(format!("{input}-quit\r\n").as_bytes());
+        assert!(a.contains(expect), "{input:?} → expected {expect}:\n{a}");
+    }
+}
+
+#[test]
+fn xfer_only_for_allowed_mirrors() {
+    let reg = registry();
+    let open = Whoisd::start(&reg.db, &["--xfer-allow", "127.0.0.0/8"]);
+    let a = open.send(b"-xfer coop registrar\r\n-quit\r\n");
+    assert!(a.contains("% xfer registrar:"), "{a}");
+    assert!(!a.contains("%error"), "{a}");
+    let closed = Whoisd::start(&reg.db, &["--xfer-allow", "192.0.2.0/24"]);
+    let a = closed.send(b"-xfer coop registrar\r\n-quit\r\n");
+    assert!(a.contains("%error 401"), "{a}");
+}
+
+#[test]
+fn holdconnect_answers_pipelined_queries_on_one_connection() {
+    let s = Whoisd::start(&registry().db, &[]);
+    let mut input = b"-holdconnect on\r\n".to_vec();
+    for _ in 0..200 {
+        input.extend_from_slice(b"test.coop\r\nnosuch.coop\r\n");
+    }
+    input.extend_from_slice(b"-quit\r\n");
+    let a = s.send(&input);
+    assert_eq!(a.matches("Domain Name: test.coop").count(), 200);
+    assert_eq!(a.matches("No match for").count(), 200);
+    assert_eq!(a.matches(">>> Last update").count(), 400);
+}
+
+#[test]
+fn a_query_sent_byte_by_byte_and_half_closed() {
+    let s = Whoisd::start(&registry().db, &[]);
+    let mut c = TcpStream::connect(s.whois).unwrap();
+    for b in b"test.coop" {
+        c.write_all(&[*b]).unwrap();
+        thread::sleep(Duration::from_millis(2));
+    }
+    // No line end: the half-close ends the query.
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut a = String::new();
+    c.read_to_string(&mut a).unwrap();
+    assert!(a.contains("Domain Name: test.coop"), "{a}");
+}
+
+#[test]
+fn bad_input_gets_an_error_and_a_close() {
+    let s = Whoisd::start(&registry().db, &[]);
+    let long = vec![b'a'; 5000];
+    let a = s.send(&long);
+    assert!(a.contains("longer than 1024 bytes"), "{a}");
+    assert!(a.contains("%error 350"), "{a}");
+    let a = s.send(b"\x00\x01\x02\xff\xfe\r\n");
+    assert!(a.contains("%error 350"), "{a}");
+    let a = s.send(b"\xc3\x28.coop\r\n");
+    assert!(a.contains("not valid UTF-8"), "{a}");
+    // Junk after an over-long line is never read as a query.
+    let mut junk = vec![b'x'; 2000];
+    junk.extend_from_slice(b"\r\ntest.coop\r\n");
+    let a = s.send(&junk);
+    assert!(!a.contains("Domain Name"), "{a}");
+    // The server is still fine.
+    assert!(s.query("test.coop").contains("Domain Name: test.coop"));
+}
+
+#[test]
+fn idle_connections_are_told_and_closed() {
+    let s = Whoisd::start(&registry().db, &["--idle-timeout", "300ms"]);
+    let t = Instant::now();
+    let a = exchange(s.whois, b"");
+    assert!(a.contains("%error 503 Idle Time Exceeded"), "{a}");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    // A held connection that goes quiet too.
+    let a = exchange(s.whois, b"-holdconnect on\r\ntest.coop\r\n");
+    assert!(a.contains("Domain Name: test.coop"), "{a}");
+    assert!(a.contains("%error 503"), "{a}");
+}
+
+#[test]
+fn a_client_that_never_reads_does_not_hold_the_server() {
+    let s = Whoisd::start(&registry().db, &["--idle-timeout", "500ms"]);
+    let mut c = TcpStream::connect(s.whois).unwrap();
+    let mut input = b"-holdconnect on\r\n-limit 2000\r\n".to_vec();
+    for _ in 0..2000 {
+        input.extend_from_slice(b"*\r\n");
+    }
+    // Never read: the server stops reading at its output bound, then times out.
+    let _ = c.write_all(&input);
+    for _ in 0..20 {
+        assert!(s.query("test.coop").contains("Domain Name: test.coop"));
+    }
+    thread::sleep(Duration::from_millis(1500));
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut sink = Vec::new();
+    // The server gave up on it: reading ends (EOF or reset), it does not hang.
+    let _ = c.read_to_end(&mut sink);
+}
+
+#[test]
+fn over_the_connection_cap_clients_are_told_to_retry() {
+    let s = Whoisd::start(&registry().db, &["--max-connections", "2"]);
+    let _a = TcpStream::connect(s.whois).unwrap();
+    let _b = TcpStream::connect(s.whois).unwrap();
+    thread::sleep(Duration::from_millis(200));
+    let a = exchange(s.whois, b"test.coop\r\n");
+    assert!(a.contains("%error 501"), "{a}");
+    drop(_a);
+    drop(_b);
+    thread::sleep(Duration::from_millis(200));
+    assert!(s.query("test.coop").contains("Domain Name"));
+}
+
+#[test]
+fn two_clones_share_one_port() {
+    let reg = registry();
+    let first = Whoisd::start(&reg.db, &["--no-rwhois"]);
+    let addr = first.whois.to_string();
+    let second = Whoisd::start_on(&reg.db, &addr, &["--no-rwhois"]);
+    assert_eq!(first.whois, second.whois);
+    for _ in 0..50 {
+        assert!(first.query("test.coop").contains("Domain Name: test.coop"));
+    }
+    // One clone stops; the other keeps serving the port.
+    drop(first);
+    for _ in 0..50 {
+        assert!(second.query("test.coop").contains("Domain Name: test.coop"));
+    }
+}
+
+#[test]
+fn sigterm_finishes_open_connections_then_exits() {
+    let mut s = Whoisd::start(&registry().db, &[]);
+    // A connection that has sent half a query when the signal comes.
+    let mut c = TcpStream::connect(s.whois).unwrap();
+    c.write_all(b"test.c").unwrap();
+    thread::sleep(Duration::from_millis(100));
+    s.terminate();
+    thread::sleep(Duration::from_millis(200));
+    c.write_all(b"oop\r\n").unwrap();
+    let mut a = String::new();
+    c.read_to_string(&mut a).unwrap();
+    assert!(a.contains("Domain Name: test.coop"), "{a}");
+    let status = s.wait(Duration::from_secs(15)).expect("whoisd exits");
+    assert!(status.success(), "{status:?}: {}", s.log());
+    assert!(TcpStream::connect(s.whois).is_err(), "still accepting");
+}
+
+#[test]
+fn generation_switch_under_load_fails_no_query() {
+    let reg = Registry::new(500);
+    let s = Whoisd::start(&reg.db, &["--reload-interval", "20ms"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicU64::new(0));
+    let addr = s.whois;
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            let answered = Arc::clone(&answered);
+            thread::spawn(move || {
+                let mut generations = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let a = exchange(addr, b"test.coop\r\n");
+                    assert!(a.contains("Domain Name: test.coop"), "failed query: {a}");
+                    assert_complete(&a);
+                    let g: u64 = a
+                        .rsplit("(generation ")
+                        .next()
+                        .and_then(|t| t.split(')').next())
+                        .and_then(|n| n.parse().ok())
+                        .expect("generation number");
+                    generations.push(g);
+                    answered.fetch_add(1, Ordering::Relaxed);
+                }
+                generations
+            })
+        })
+        .collect();
+    let mut last = 1;
+    for _ in 0..5 {
+        thread::sleep(Duration::from_millis(100));
+        last = reg.compile();
+    }
+    // Every worker switches within a fraction of a second.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let a = s.query("test.coop");
+        if a.contains(&format!("(generation {last})")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never switched to {last}: {a}");
+        thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut seen = Vec::new();
+    for c in clients {
+        seen.extend(c.join().expect("a client saw a failed query"));
+    }
+    assert!(answered.load(Ordering::Relaxed) > 50);
+    assert!(seen.iter().any(|&g| g > 1), "no query saw a new generation");
+}

@@ -1,0 +1,218 @@
+//! `whoisd`: serves a compiled MKDB database on port 43 and RWhois until SIGTERM or SIGINT.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use ipnet::IpNet;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use whoisd::live::LiveDb;
+use whoisd::server::{Server, ServerConfig};
+use whoisd::session::SessionConfig;
+
+/// The public whois service: port 43 (RFC 3912 and the Public Whois Specification) and
+/// RWhois (RFC 2167), answering from the MKDB generation published in DB_DIR and switching
+/// to each newly published generation by itself.
+///
+/// Several whoisd processes may listen on the same ports (SO_REUSEPORT): they are the
+/// clones of one machine. On start, one line per listening socket is printed on standard
+/// output (`listening whois 127.0.0.1:43`); logs go to standard error. SIGTERM or SIGINT
+/// stops accepting, lets open connections finish (up to --shutdown-grace), then exits 0.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    after_help = "Example:\n  whoisd --listen 127.0.0.1:4343 --rwhois 127.0.0.1:4321 db/\n  whois -h 127.0.0.1 -p 4343 test.coop"
+)]
+struct Args {
+    /// The database directory (as written by `loader compile SRC_DIR DB_DIR`).
+    db: PathBuf,
+    /// Port-43 address to listen on (repeatable; port 0 picks a free port).
+    #[arg(long = "listen", value_name = "ADDR", default_value = "0.0.0.0:43")]
+    listen: Vec<SocketAddr>,
+    /// RWhois address to listen on (repeatable).
+    #[arg(long = "rwhois", value_name = "ADDR", default_value = "0.0.0.0:4321")]
+    rwhois: Vec<SocketAddr>,
+    /// Do not serve RWhois.
+    #[arg(long, conflicts_with = "rwhois")]
+    no_rwhois: bool,
+    /// Worker threads, each its own event loop [default: one per core].
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Most connections open at once; more are told to retry and closed.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_connections: usize,
+    /// Close a connection that makes no progress for this long (e.g. 30s, 500ms).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// After a directive with nothing more sent (no -holdconnect), close after this long.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    directive_wait: Duration,
+    /// On SIGTERM, how long open connections may take to finish.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    shutdown_grace: Duration,
+    /// How often to look for a newly published generation.
+    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
+    reload_interval: Duration,
+    /// Longest accepted query or directive line, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = whoisd::session::DEFAULT_MAX_LINE)]
+    max_line: usize,
+    /// Hit limit at the start of a session.
+    #[arg(long, value_name = "N", default_value_t = mkdb::query::DEFAULT_LIMIT)]
+    limit: usize,
+    /// Highest hit limit a client may set with -limit.
+    #[arg(long, value_name = "N", default_value_t = whoisd::session::DEFAULT_MAX_LIMIT)]
+    max_limit: usize,
+    /// Network allowed to mirror the database with -xfer (repeatable; e.g. 192.0.2.0/24).
+    #[arg(long, value_name = "PREFIX")]
+    xfer_allow: Vec<IpNet>,
+    /// The authority area served (-soa, -class, -schema, -xfer).
+    #[arg(long, value_name = "AREA", default_value = "coop")]
+    authority: String,
+    /// This server's public host:port, shown by -soa.
+    #[arg(long, value_name = "HOST:PORT", default_value = "whois.nic.coop:43")]
+    primary: String,
+    /// The hostmaster's address, shown by -soa and -status.
+    #[arg(long, value_name = "EMAIL", default_value = "hostmaster@nic.coop")]
+    hostmaster: String,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (examples: 30s, 500ms, 2m)"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!(
+            "{s:?}: unknown unit {unit:?} (use ms, s or m, e.g. 30s)"
+        )),
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    if args.listen.is_empty() {
+        bail!("nothing to serve: give at least one --listen address");
+    }
+    let live = LiveDb::open(&args.db).with_context(|| "cannot open the database".to_string())?;
+    let (g, _) = live.current();
+    whoisd::log(&format!(
+        "serving generation {} from {}",
+        g.number,
+        args.db.display()
+    ));
+    drop(g);
+    let config = ServerConfig {
+        whois: args.listen,
+        rwhois: if args.no_rwhois {
+            Vec::new()
+        } else {
+            args.rwhois
+        },
+        workers: args
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        max_connections: args.max_connections,
+        idle_timeout: args.idle_timeout,
+        directive_wait: args.directive_wait,
+        shutdown_grace: args.shutdown_grace,
+        xfer_allow: args.xfer_allow,
+        session: SessionConfig {
+            max_line: args.max_line,
+            default_limit: args.limit,
+            max_limit: args.max_limit,
+            authority: args.authority,
+            primary: args.primary,
+            hostmaster: args.hostmaster,
+            ..SessionConfig::default()
+        },
+        ..ServerConfig::default()
+    };
+    let server = Server::bind(config, Arc::clone(&live)).context(
+        "cannot listen (ports below 1024 need root or CAP_NET_BIND_SERVICE; \
+         another program may hold the port without SO_REUSEPORT)",
+    )?;
+    {
+        let mut out = std::io::stdout().lock();
+        for (proto, addr) in server.local_addrs() {
+            let name = match proto {
+                whoisd::Protocol::Whois => "whois",
+                whoisd::Protocol::Rwhois => "rwhois",
+            };
+            writeln!(out, "listening {name} {addr}")?;
+        }
+        out.flush()?;
+    }
+    let handle = server.handle();
+    let mut signals = Signals::new([SIGTERM, SIGINT]).context("cannot install signal handlers")?;
+    std::thread::Builder::new()
+        .name("whoisd-signals".into())
+        .spawn(move || {
+            let mut seen = 0;
+            for sig in signals.forever() {
+                seen += 1;
+                if seen > 1 {
+                    whoisd::log("second signal: exiting at once");
+                    std::process::exit(128 + sig);
+                }
+                whoisd::log("shutting down: no new connections; finishing open ones");
+                handle.shutdown();
+            }
+        })?;
+    let watcher = live.spawn_watcher(args.reload_interval);
+    let handle = server.handle();
+    server.run()?;
+    live.stop();
+    watcher.thread().unpark();
+    let _ = watcher.join();
+    let s = handle.stats();
+    whoisd::log(&format!(
+        "stopped: {} connections served, {} refused at the connection limit, {} closed idle",
+        s.accepted.load(std::sync::atomic::Ordering::Relaxed),
+        s.refused_busy.load(std::sync::atomic::Ordering::Relaxed),
+        s.idle_closed.load(std::sync::atomic::Ordering::Relaxed),
+    ));
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("whoisd: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+}

@@ -1,0 +1,740 @@
+//! The non-blocking server: N worker threads, each its own mio event loop with its own
+//! `SO_REUSEPORT` listening socket per address, so the kernel spreads connections across
+//! workers, and across several `whoisd` processes bound to the same port (the clones of one
+//! machine), with no lock on the accept path.
+//!
+//! Each connection is an explicit state machine (`Conn`) driven by edge-triggered readiness:
+//! read what the socket has, feed it line by line to the sans-I/O [`Session`], write the
+//! answer as far as the socket takes it. Nothing on an event loop blocks: queries run on
+//! memory-mapped indexes, and opening a new generation happens on the watcher thread
+//! ([`crate::live`]).
+//!
+//! Bounds, so no client can make the server hold unbounded memory or time:
+//! - input: one read buffer per worker; a connection keeps at most one read's worth of
+//!   unprocessed input, and the session buffers at most one line (`max_line`);
+//! - output: input is only processed while the unsent output is below [`HIGH_WATER`], so a
+//!   client that pipelines queries without reading answers stalls itself, not the server;
+//! - connections: a process-wide cap; over it a connection gets a one-line refusal;
+//! - time: a connection with no progress either way for `idle_timeout` gets `%error 503
+//!   Idle Time Exceeded` (when its output is not stuck) and is closed.
+//!
+//! Port 43 has no end-of-query marker besides the query itself, and whois clients send a
+//! line and wait for the close. So a port-43 connection that asked only directives (say
+//! `whois -- -status`) and then sends nothing for `directive_wait` (1 s) is closed normally;
+//! interactive users who want to type directive after directive say `-holdconnect on`.
+//!
+//! Shutdown ([`Handle::shutdown`], SIGTERM in the binary): every worker accepts what is
+//! already queued on its listener (so no connection the kernel completed is reset), closes
+//! the listener, lets every connection finish the answer it is writing or the query it is
+//! reading, closes connections waiting between queries, and exits once all are gone or the
+//! grace period ends.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use mkdb::Generation;
+use slab::Slab;
+use socket2::{Domain, Socket, Type};
+
+use crate::live::LiveDb;
+use crate::session::{Session, SessionConfig, Step};
+// PENDING-DIALECT use crate::session::Dialect;
+
+/// Unsent output above which a connection's further input waits.
+pub const HIGH_WATER: usize = 256 * 1024;
+/// Bytes read from a socket at once (one buffer per worker).
+const READ_CHUNK: usize = 16 * 1024;
+/// Output capacity a connection keeps between answers; a larger buffer is released.
+const KEEP_CAPACITY: usize = 64 * 1024;
+/// How long accepting pauses when the process is out of file descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+const WAKER: Token = Token(usize::MAX);
+/// Listener `i` has token `LISTENER_BASE - i`; connections use their slab key.
+const LISTENER_BASE: usize = usize::MAX - 1;
+
+/// Which protocol a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Port 43: RFC 3912 and the Public Whois Specification.
+    Whois,
+    /// RWhois (RFC 2167), port 4321 by default.
+    Rwhois,
+}
+
+#[cfg(any())] // PENDING-DIALECT
+impl Protocol {
+    fn dialect(self) -> Dialect {
+        match self {
+            Protocol::Whois => Dialect::Whois,
+            Protocol::Rwhois => Dialect::Rwhois,
+        }
+    }
+}
+
+/// Everything the server needs besides the database.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Port-43 listening addresses.
+    pub whois: Vec<SocketAddr>,
+    /// RWhois listening addresses.
+    pub rwhois: Vec<SocketAddr>,
+    /// Worker threads (each its own event loop and listening sockets).
+    pub workers: usize,
+    /// Most connections open at once in this process.
+    pub max_connections: usize,
+    /// A connection with no progress for this long is closed.
+    pub idle_timeout: Duration,
+    /// On port 43, after a directive answer with nothing more received and no
+    /// `-holdconnect on`, how long to wait for a query before closing normally: a whois
+    /// client asking only a directive (`whois -- -status`) waits for the close.
+    pub directive_wait: Duration,
+    /// After shutdown is asked, how long connections may take to finish.
+    pub shutdown_grace: Duration,
+    /// Listen backlog per socket.
+    pub backlog: i32,
+    /// Peers allowed to mirror with `-xfer`.
+    pub xfer_allow: Vec<IpNet>,
+    /// The session settings shared by every connection (the dialect is set per listener).
+    pub session: SessionConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            whois: vec![SocketAddr::from(([0, 0, 0, 0], 43))],
+            rwhois: vec![SocketAddr::from(([0, 0, 0, 0], 4321))],
+            workers: thread::available_parallelism().map_or(1, |n| n.get()),
+            max_connections: 10_000,
+            idle_timeout: Duration::from_secs(30),
+            directive_wait: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(10),
+            backlog: 1024,
+            xfer_allow: Vec::new(),
+            session: SessionConfig::default(),
+        }
+    }
+}
+
+/// Counters shared by all workers of one process.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Connections accepted.
+    pub accepted: AtomicU64,
+    /// Connections refused because the process was at its connection cap.
+    pub refused_busy: AtomicU64,
+    /// Connections closed for idleness.
+    pub idle_closed: AtomicU64,
+    /// Connections open now.
+    pub open: AtomicUsize,
+}
+
+struct Shared {
+    shutdown: AtomicBool,
+    wakers: Vec<Arc<Waker>>,
+    stats: Stats,
+}
+
+/// Asks a running server to shut down gracefully; cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+impl Handle {
+    /// Stops accepting and lets open connections finish (see the module documentation).
+    pub fn shutdown(&self) {
+        self.shared.shutdown.store(true, Ordering::Release);
+        for w in &self.shared.wakers {
+            let _ = w.wake();
+        }
+    }
+
+    /// The process's connection counters.
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+}
+
+/// A bound server, ready to [`Server::run`].
+pub struct Server {
+    config: ServerConfig,
+    live: Arc<LiveDb>,
+    /// Per worker: its poll, waker, and one listener per address.
+    workers: Vec<(Poll, Vec<(Protocol, TcpListener)>)>,
+    addrs: Vec<(Protocol, SocketAddr)>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addrs", &self.addrs)
+            .field("workers", &self.workers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One listening socket with `SO_REUSEPORT`, non-blocking.
+fn listen(addr: SocketAddr, backlog: i32) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
+
+impl Server {
+    /// Binds every listening socket (one per address per worker). An address with port 0
+    /// gets a free port, shared by all workers.
+    pub fn bind(config: ServerConfig, live: Arc<LiveDb>) -> io::Result<Server> {
+        let workers = config.workers.max(1);
+        let mut addrs = Vec::new();
+        let wanted = config
+            .whois
+            .iter()
+            .map(|&a| (Protocol::Whois, a))
+            .chain(config.rwhois.iter().map(|&a| (Protocol::Rwhois, a)));
+        let mut per_worker: Vec<Vec<(Protocol, TcpListener)>> =
+            (0..workers).map(|_| Vec::new()).collect();
+        for (proto, addr) in wanted {
+            let first = listen(addr, config.backlog)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+            let bound = first.local_addr()?;
+            addrs.push((proto, bound));
+            per_worker[0].push((proto, TcpListener::from_std(first)));
+            for list in per_worker.iter_mut().skip(1) {
+                let l = listen(bound, config.backlog).map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot listen on {bound}: {e}"))
+                })?;
+                list.push((proto, TcpListener::from_std(l)));
+            }
+        }
+        let mut polls = Vec::new();
+        let mut wakers = Vec::new();
+        for listeners in per_worker {
+            let poll = Poll::new()?;
+            wakers.push(Arc::new(Waker::new(poll.registry(), WAKER)?));
+            polls.push((poll, listeners));
+        }
+        for w in &wakers {
+            let w = Arc::clone(w);
+            live.on_switch(Box::new(move || {
+                let _ = w.wake();
+            }));
+        }
+        Ok(Server {
+            config,
+            live,
+            workers: polls,
+            addrs,
+            shared: Arc::new(Shared {
+                shutdown: AtomicBool::new(false),
+                wakers,
+                stats: Stats::default(),
+            }),
+        })
+    }
+
+    /// The bound addresses (ports resolved).
+    pub fn local_addrs(&self) -> &[(Protocol, SocketAddr)] {
+        &self.addrs
+    }
+
+    /// A handle to shut the server down from another thread.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Runs every worker until shutdown; returns when all have finished.
+    pub fn run(self) -> io::Result<()> {
+        let whois = Arc::new(SessionConfig {
+            // PENDING-DIALECT dialect: Protocol::Whois.dialect(),
+            ..self.config.session.clone()
+        });
+        let rwhois = Arc::new(SessionConfig {
+            // PENDING-DIALECT dialect: Protocol::Rwhois.dialect(),
+            ..self.config.session.clone()
+        });
+        let mut threads = Vec::new();
+        for (i, (poll, listeners)) in self.workers.into_iter().enumerate() {
+            let mut worker = Worker {
+                poll,
+                listeners,
+                conns: Slab::new(),
+                live: Arc::clone(&self.live),
+                serving: self.live.current(),
+                whois: Arc::clone(&whois),
+                rwhois: Arc::clone(&rwhois),
+                xfer_allow: self.config.xfer_allow.clone(),
+                max_connections: self.config.max_connections,
+                idle_timeout: self.config.idle_timeout,
+                directive_wait: self.config.directive_wait,
+                shutdown_grace: self.config.shutdown_grace,
+                shared: Arc::clone(&self.shared),
+                buf: vec![0; READ_CHUNK].into_boxed_slice(),
+                accept_paused_until: None,
+                draining_until: None,
+            };
+            threads.push(
+                thread::Builder::new()
+                    .name(format!("whoisd-w{i}"))
+                    .spawn(move || worker.run())?,
+            );
+        }
+        let mut result = Ok(());
+        for t in threads {
+            match t.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                Err(_) => result = Err(io::Error::other("a worker thread panicked")),
+            }
+        }
+        result
+    }
+}
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Reading input and answering.
+    Open,
+    /// The session ended: send what is left, then close.
+    Closing,
+}
+
+/// One client connection.
+struct Conn {
+    stream: TcpStream,
+    proto: Protocol,
+    session: Session,
+    /// Received input not yet fed to the session, from `in_pos`.
+    input: Vec<u8>,
+    in_pos: usize,
+    /// Answer bytes, sent up to `sent`.
+    out: Vec<u8>,
+    sent: usize,
+    phase: Phase,
+    read_eof: bool,
+    last_active: Instant,
+    /// The last byte fed ended a line (nothing partial is buffered).
+    at_line_start: bool,
+    /// An answer has been produced since the greeting.
+    answered: bool,
+}
+
+/// What to do with a connection after driving it.
+#[derive(Debug, PartialEq, Eq)]
+enum Fate {
+    Keep,
+    Drop,
+}
+
+impl Conn {
+    fn pending(&self) -> usize {
+        self.out.len() - self.sent
+    }
+
+    /// Between queries: nothing unsent, nothing unprocessed, no partial line.
+    fn is_quiet(&self) -> bool {
+        self.pending() == 0 && self.in_pos == self.input.len() && self.at_line_start
+    }
+
+    /// A port-43 session that answered a directive and waits, without `-holdconnect on`,
+    /// for a query that may never come.
+    fn after_directive(&self) -> bool {
+        self.proto == Protocol::Whois
+            && self.phase == Phase::Open
+            && self.answered
+            && !self.session.holdconnect()
+            && self.is_quiet()
+    }
+
+    /// Makes all the progress the socket allows now.
+    fn drive(&mut self, g: &Generation, buf: &mut [u8]) -> Fate {
+        loop {
+            // 1. Send.
+            while self.sent < self.out.len() {
+                match self.stream.write(&self.out[self.sent..]) {
+                    Ok(0) => return Fate::Drop,
+                    Ok(n) => {
+                        self.sent += n;
+                        self.last_active = Instant::now();
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(_) => return Fate::Drop,
+                }
+            }
+            if self.sent == self.out.len() {
+                self.out.clear();
+                self.sent = 0;
+                if self.out.capacity() > KEEP_CAPACITY {
+                    self.out = Vec::new();
+                }
+                if self.phase == Phase::Closing {
+                    return self.close_now(buf);
+                }
+            }
+            if self.pending() >= HIGH_WATER || self.phase == Phase::Closing {
+                return Fate::Keep; // wait for WRITABLE
+            }
+            // 2. Answer what was received, a line at a time, under the output bound.
+            if self.in_pos < self.input.len() {
+                self.feed(g);
+                continue;
+            }
+            // 3. Receive.
+            if self.read_eof {
+                self.session.finish(g, &mut self.out);
+                self.phase = Phase::Closing;
+                continue;
+            }
+            match self.stream.read(buf) {
+                Ok(0) => self.read_eof = true,
+                Ok(n) => {
+                    self.input.clear();
+                    self.input.extend_from_slice(&buf[..n]);
+                    self.in_pos = 0;
+                    self.last_active = Instant::now();
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Fate::Keep,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return Fate::Drop,
+            }
+        }
+    }
+
+    fn feed(&mut self, g: &Generation) {
+        while self.in_pos < self.input.len() && self.pending() < HIGH_WATER {
+            let rest = &self.input[self.in_pos..];
+            let end = rest
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(rest.len(), |i| i + 1);
+            let chunk = &rest[..end];
+            let before = self.out.len();
+            let step = self.session.feed(chunk, g, &mut self.out);
+            self.at_line_start = chunk.last() == Some(&b'\n');
+            self.in_pos += end;
+            if self.out.len() > before {
+                self.answered = true;
+            }
+            if step == Step::Close {
+                self.phase = Phase::Closing;
+                self.in_pos = self.input.len();
+                break;
+            }
+        }
+        if self.in_pos == self.input.len() {
+            self.input.clear();
+            self.in_pos = 0;
+            if self.input.capacity() > READ_CHUNK {
+                self.input = Vec::new();
+            }
+        }
+    }
+
+    /// Everything is sent: close. If the client sent more than was read (input after its
+    /// query), read it away first, since closing with unread input resets the connection and
+    /// can destroy the answer still in flight to the client.
+    fn close_now(&mut self, buf: &mut [u8]) -> Fate {
+        let _ = self.stream.shutdown(Shutdown::Write);
+        // Bounded: a client that keeps sending is not worth more than a few reads.
+        for _ in 0..4 {
+            match self.stream.read(buf) {
+                Ok(0) => return Fate::Drop,
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // Nothing unread now, so closing sends a FIN, not a reset.
+                Err(_) => return Fate::Drop,
+            }
+        }
+        Fate::Drop
+    }
+}
+
+struct Worker {
+    poll: Poll,
+    listeners: Vec<(Protocol, TcpListener)>,
+    conns: Slab<Conn>,
+    live: Arc<LiveDb>,
+    /// The generation this worker serves, with its version.
+    serving: (Arc<Generation>, u64),
+    whois: Arc<SessionConfig>,
+    rwhois: Arc<SessionConfig>,
+    xfer_allow: Vec<IpNet>,
+    max_connections: usize,
+    idle_timeout: Duration,
+    directive_wait: Duration,
+    shutdown_grace: Duration,
+    shared: Arc<Shared>,
+    buf: Box<[u8]>,
+    accept_paused_until: Option<Instant>,
+    draining_until: Option<Instant>,
+}
+
+impl Worker {
+    fn run(&mut self) -> io::Result<()> {
+        for (i, (_, l)) in self.listeners.iter_mut().enumerate() {
+            self.poll
+                .registry()
+                .register(l, Token(LISTENER_BASE - i), Interest::READABLE)?;
+        }
+        let mut events = Events::with_capacity(1024);
+        let sweep_every = (self.idle_timeout.min(self.directive_wait) / 4)
+            .clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let mut next_sweep = Instant::now() + sweep_every;
+        loop {
+            let timeout = next_sweep.saturating_duration_since(Instant::now());
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Err(e) if e.kind() != ErrorKind::Interrupted => return Err(e),
+                _ => {}
+            }
+            if self.live.version() != self.serving.1 {
+                self.serving = self.live.current();
+            }
+            if self.draining_until.is_none() && self.shared.shutdown.load(Ordering::Acquire) {
+                self.begin_drain();
+            }
+            for ev in &events {
+                match ev.token() {
+                    WAKER => {}
+                    Token(t) if t > LISTENER_BASE - self.listeners.len() && t <= LISTENER_BASE => {
+                        self.accept(LISTENER_BASE - t);
+                    }
+                    Token(key) => self.drive(key),
+                }
+            }
+            let now = Instant::now();
+            if now >= next_sweep {
+                self.sweep(now);
+                next_sweep = now + sweep_every;
+            }
+            if self.accept_paused_until.is_some_and(|t| now >= t) {
+                self.accept_paused_until = None;
+                for i in 0..self.listeners.len() {
+                    self.accept(i);
+                }
+            }
+            if let Some(deadline) = self.draining_until {
+                self.close_quiet();
+                if self.conns.is_empty() {
+                    return Ok(());
+                }
+                if now >= deadline {
+                    let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+                    for k in keys {
+                        self.remove(k);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn drive(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if conn.drive(&self.serving.0, &mut self.buf) == Fate::Drop {
+            self.remove(key);
+        }
+    }
+
+    fn remove(&mut self, key: usize) {
+        if let Some(mut conn) = self.conns.try_remove(key) {
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+            self.shared.stats.open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn accept(&mut self, index: usize) {
+        if self.accept_paused_until.is_some() || self.draining_until.is_some() {
+            return;
+        }
+        loop {
+            let Some((proto, listener)) = self.listeners.get(index) else {
+                return;
+            };
+            let proto = *proto;
+            match listener.accept() {
+                Ok((stream, peer)) => self.admit(proto, stream, peer),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if is_resource_exhaustion(&e) => {
+                    crate::log(&format!("accept paused for {ACCEPT_BACKOFF:?}: {e}"));
+                    self.accept_paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
+                    return;
+                }
+                // The peer went away before we accepted it, and the like.
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn admit(&mut self, proto: Protocol, mut stream: TcpStream, peer: SocketAddr) {
+        let stats = &self.shared.stats;
+        if stats.open.load(Ordering::Relaxed) >= self.max_connections {
+            stats.refused_busy.fetch_add(1, Ordering::Relaxed);
+            let _ = stream.write(BUSY.as_bytes());
+            let _ = stream.shutdown(Shutdown::Write);
+            return;
+        }
+        stats.accepted.fetch_add(1, Ordering::Relaxed);
+        stats.open.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let base = match proto {
+            Protocol::Whois => &self.whois,
+            Protocol::Rwhois => &self.rwhois,
+        };
+        let session = if self.may_xfer(peer.ip()) {
+            Session::new(&SessionConfig {
+                xfer_allowed: true,
+                ..SessionConfig::clone(base)
+            })
+        } else {
+            Session::new(base)
+        };
+        let mut conn = Conn {
+            stream,
+            proto,
+            session,
+            input: Vec::new(),
+            in_pos: 0,
+            out: Vec::with_capacity(4096),
+            sent: 0,
+            phase: Phase::Open,
+            read_eof: false,
+            last_active: Instant::now(),
+            at_line_start: true,
+            answered: false,
+        };
+        conn.session.greeting(&mut conn.out);
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        if self
+            .poll
+            .registry()
+            .register(
+                &mut conn.stream,
+                Token(key),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .is_err()
+        {
+            stats.open.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        entry.insert(conn);
+        self.drive(key);
+    }
+
+    fn may_xfer(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
+        self.xfer_allow.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Closes connections idle longer than the timeout, and port-43 connections that asked
+    /// only directives and then fell silent.
+    fn sweep(&mut self, now: Instant) {
+        let mut expired = Vec::new();
+        let mut done = Vec::new();
+        for (key, conn) in &self.conns {
+            let idle = now.duration_since(conn.last_active);
+            if conn.after_directive() && idle >= self.directive_wait {
+                done.push(key);
+            } else if idle >= self.idle_timeout {
+                expired.push(key);
+            }
+        }
+        for key in done {
+            if let Some(conn) = self.conns.get_mut(key) {
+                conn.phase = Phase::Closing;
+            }
+            self.drive(key);
+        }
+        for key in expired {
+            self.shared
+                .stats
+                .idle_closed
+                .fetch_add(1, Ordering::Relaxed);
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if conn.phase == Phase::Open && conn.pending() == 0 {
+                // Tell the client why, once; then close as usual.
+                conn.out.extend_from_slice(IDLE.as_bytes());
+                conn.phase = Phase::Closing;
+                conn.last_active = now;
+                conn.input.clear();
+                conn.in_pos = 0;
+                self.drive(key);
+            } else {
+                // Its output is stuck (the client does not read) or it already had its
+                // chance to close: drop it.
+                self.remove(key);
+            }
+        }
+    }
+
+    fn begin_drain(&mut self) {
+        // Take what the kernel already queued for us, then stop listening.
+        for i in 0..self.listeners.len() {
+            self.accept(i);
+        }
+        for (_, mut l) in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        self.draining_until = Some(Instant::now() + self.shutdown_grace);
+    }
+
+    /// While draining: closes connections waiting between queries after an answer.
+    fn close_quiet(&mut self) {
+        let quiet: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.phase == Phase::Open && c.answered && c.is_quiet())
+            .map(|(k, _)| k)
+            .collect();
+        for key in quiet {
+            if let Some(conn) = self.conns.get_mut(key) {
+                conn.phase = Phase::Closing;
+            }
+            self.drive(key);
+        }
+    }
+}
+
+fn is_resource_exhaustion(e: &io::Error) -> bool {
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM.
+    matches!(e.raw_os_error(), Some(24 | 23 | 105 | 12))
+}
+
+/// Sent to a connection over the process's cap, then closed.
+const BUSY: &str = "% Error: this server is at its connection limit; try again in a few seconds\r\n%error 501 Service Not Available\r\n";
+/// Sent to a connection closed for idleness.
+const IDLE: &str = "% Error: no query received in time; the connection is closed\r\n%error 503 Idle Time Exceeded\r\n";
