@@ -197,6 +197,9 @@ fn listen(addr: SocketAddr, backlog: i32) -> io::Result<std::net::TcpListener> {
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;
+    // Inherited by accepted sockets (Linux): answers go out without Nagle's delay, and
+    // without a system call per connection to set it.
+    socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(backlog)?;
     Ok(socket.into())
@@ -370,10 +373,44 @@ impl Conn {
             && self.is_quiet()
     }
 
-    /// Makes all the progress the socket allows now.
+    /// Makes all the progress the socket allows now: receive and answer as much as the
+    /// output bound allows, then send, until the socket would block both ways (or the
+    /// connection is done). Answers accumulate before a write, so a pipelining client gets
+    /// many answers per system call, and a client that sent its query before we accepted
+    /// it gets the banner and the answer in one write.
     fn drive(&mut self, g: &Generation, buf: &mut [u8]) -> Fate {
+        let mut can_read = true;
         loop {
-            // 1. Send.
+            if self.phase == Phase::Open && self.pending() < HIGH_WATER {
+                // 1. Answer what was received, a line at a time, under the output bound.
+                if self.in_pos < self.input.len() {
+                    self.feed(g);
+                    continue;
+                }
+                // 2. Receive.
+                if self.read_eof {
+                    self.session.finish(g, &mut self.out);
+                    self.phase = Phase::Closing;
+                    continue;
+                }
+                if can_read {
+                    match self.stream.read(buf) {
+                        Ok(0) => self.read_eof = true,
+                        Ok(n) => {
+                            self.input.clear();
+                            self.input.extend_from_slice(&buf[..n]);
+                            self.in_pos = 0;
+                            self.last_active = Instant::now();
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => can_read = false,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(_) => return Fate::Drop,
+                    }
+                    continue;
+                }
+            }
+            // 3. Send.
+            let mut write_blocked = false;
             while self.sent < self.out.len() {
                 match self.stream.write(&self.out[self.sent..]) {
                     Ok(0) => return Fate::Drop,
@@ -381,7 +418,10 @@ impl Conn {
                         self.sent += n;
                         self.last_active = Instant::now();
                     }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        write_blocked = true;
+                        break;
+                    }
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(_) => return Fate::Drop,
                 }
@@ -396,31 +436,10 @@ impl Conn {
                     return self.close_now(buf);
                 }
             }
-            if self.pending() >= HIGH_WATER || self.phase == Phase::Closing {
-                return Fate::Keep; // wait for WRITABLE
-            }
-            // 2. Answer what was received, a line at a time, under the output bound.
-            if self.in_pos < self.input.len() {
-                self.feed(g);
-                continue;
-            }
-            // 3. Receive.
-            if self.read_eof {
-                self.session.finish(g, &mut self.out);
-                self.phase = Phase::Closing;
-                continue;
-            }
-            match self.stream.read(buf) {
-                Ok(0) => self.read_eof = true,
-                Ok(n) => {
-                    self.input.clear();
-                    self.input.extend_from_slice(&buf[..n]);
-                    self.in_pos = 0;
-                    self.last_active = Instant::now();
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Fate::Keep,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return Fate::Drop,
+            // Anything left to do before the next readiness event?
+            let more_input = can_read || self.in_pos < self.input.len() || self.read_eof;
+            if write_blocked || self.phase != Phase::Open || !more_input {
+                return Fate::Keep;
             }
         }
     }
@@ -459,7 +478,6 @@ impl Conn {
     /// query), read it away first, since closing with unread input resets the connection and
     /// can destroy the answer still in flight to the client.
     fn close_now(&mut self, buf: &mut [u8]) -> Fate {
-        let _ = self.stream.shutdown(Shutdown::Write);
         // Bounded: a client that keeps sending is not worth more than a few reads.
         for _ in 0..4 {
             match self.stream.read(buf) {
@@ -603,7 +621,6 @@ impl Worker {
         }
         stats.accepted.fetch_add(1, Ordering::Relaxed);
         stats.open.fetch_add(1, Ordering::Relaxed);
-        let _ = stream.set_nodelay(true);
         let base = match proto {
             Protocol::Whois => &self.whois,
             Protocol::Rwhois => &self.rwhois,
@@ -631,23 +648,25 @@ impl Worker {
             answered: false,
         };
         conn.session.greeting(&mut conn.out);
+        // Most clients send their query at once: answer it before involving the poller,
+        // so a whole exchange can end here without a registration.
+        if conn.drive(&self.serving.0, &mut self.buf) == Fate::Drop {
+            stats.open.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
         let entry = self.conns.vacant_entry();
-        let key = entry.key();
+        let token = Token(entry.key());
+        let interest = Interest::READABLE | Interest::WRITABLE;
         if self
             .poll
             .registry()
-            .register(
-                &mut conn.stream,
-                Token(key),
-                Interest::READABLE | Interest::WRITABLE,
-            )
+            .register(&mut conn.stream, token, interest)
             .is_err()
         {
             stats.open.fetch_sub(1, Ordering::Relaxed);
             return;
         }
         entry.insert(conn);
-        self.drive(key);
     }
 
     fn may_xfer(&self, ip: IpAddr) -> bool {
@@ -738,3 +757,69 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
 const BUSY: &str = "% Error: this server is at its connection limit; try again in a few seconds\r\n%error 501 Service Not Available\r\n";
 /// Sent to a connection closed for idleness.
 const IDLE: &str = "% Error: no query received in time; the connection is closed\r\n%error 503 Idle Time Exceeded\r\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_sockets_inherit_nodelay_from_the_listener() {
+        let l = listen(SocketAddr::from(([127, 0, 0, 1], 0)), 16).unwrap();
+        l.set_nonblocking(false).unwrap();
+        let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        assert!(s.nodelay().unwrap());
+    }
+
+    #[test]
+    fn listeners_of_one_port_coexist() {
+        let a = listen(SocketAddr::from(([127, 0, 0, 1], 0)), 16).unwrap();
+        let b = listen(a.local_addr().unwrap(), 16).unwrap();
+        assert_eq!(a.local_addr().unwrap(), b.local_addr().unwrap());
+    }
+
+    #[test]
+    fn xfer_permission_by_prefix_including_mapped_addresses() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        let db = tmp.path().join("db");
+        let opts = mkdb::synth::GenOptions {
+            domains: 10,
+            ..Default::default()
+        };
+        mkdb::synth::generate(&src, &opts, &mut |_| {}).unwrap();
+        mkdb::compile(&src, &db, &mkdb::CompileOptions::default(), &|_, _| {}).unwrap();
+        let live = LiveDb::open(&db).unwrap();
+        let config = ServerConfig {
+            whois: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+            rwhois: Vec::new(),
+            workers: 1,
+            xfer_allow: vec!["192.0.2.0/24".parse().unwrap()],
+            ..ServerConfig::default()
+        };
+        let server = Server::bind(config, live).unwrap();
+        let (poll, listeners) = server.workers.into_iter().next().unwrap();
+        let w = Worker {
+            poll,
+            listeners,
+            conns: Slab::new(),
+            live: Arc::clone(&server.live),
+            serving: server.live.current(),
+            whois: Arc::new(SessionConfig::default()),
+            rwhois: Arc::new(SessionConfig::default()),
+            xfer_allow: server.config.xfer_allow.clone(),
+            max_connections: 1,
+            idle_timeout: Duration::from_secs(1),
+            directive_wait: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(1),
+            shared: Arc::clone(&server.shared),
+            buf: vec![0; 16].into_boxed_slice(),
+            accept_paused_until: None,
+            draining_until: None,
+        };
+        assert!(w.may_xfer("192.0.2.7".parse().unwrap()));
+        assert!(w.may_xfer("::ffff:192.0.2.7".parse().unwrap()));
+        assert!(!w.may_xfer("192.0.3.7".parse().unwrap()));
+        assert!(!w.may_xfer("2001:db8::1".parse().unwrap()));
+    }
+}
