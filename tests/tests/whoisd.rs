@@ -353,3 +353,132 @@ fn generation_switch_under_load_fails_no_query() {
     assert!(answered.load(Ordering::Relaxed) > 50);
     assert!(seen.iter().any(|&g| g > 1), "no query saw a new generation");
 }
+
+/// Segment directories the process has mapped (from /proc/PID/maps).
+fn mapped_segments(pid: u32) -> Vec<String> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let mut v: Vec<String> = maps
+        .lines()
+        .filter_map(|l| l.split("/segments/").nth(1))
+        .filter_map(|rest| rest.split('/').next())
+        .map(str::to_owned)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[test]
+fn retired_generations_are_unmapped() {
+    let reg = Registry::new(300);
+    let s = Whoisd::start(&reg.db, &["--reload-interval", "20ms"]);
+    let before = mapped_segments(s.pid());
+    assert!(before.iter().any(|n| n.contains("-domain-")), "{before:?}");
+    // A hand edit of the domain file: that segment is rebuilt, the others are reused.
+    let file = reg.src.join("data/domain/domain-0000.txt");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("# edited by hand\n");
+    std::fs::write(&file, text).unwrap();
+    let g = reg.compile();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !s.query("test.coop").contains(&format!("(generation {g})")) {
+        assert!(Instant::now() < deadline, "never switched");
+        thread::sleep(Duration::from_millis(10));
+    }
+    // Every worker lets go of the old domain segment.
+    let old_domain: Vec<&String> = before.iter().filter(|n| n.contains("-domain-")).collect();
+    loop {
+        let now = mapped_segments(s.pid());
+        if !now.iter().any(|n| old_domain.contains(&n)) {
+            assert!(now.iter().any(|n| n.contains("-domain-")), "{now:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "old segment still mapped: {now:?}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn proxy_v2(src: [u8; 4], local: bool) -> Vec<u8> {
+    let mut v = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    v.push(if local { 0x20 } else { 0x21 });
+    v.push(0x11);
+    v.extend_from_slice(&12u16.to_be_bytes());
+    v.extend_from_slice(&src);
+    v.extend_from_slice(&[127, 0, 0, 1]);
+    v.extend_from_slice(&40000u16.to_be_bytes());
+    v.extend_from_slice(&43u16.to_be_bytes());
+    v
+}
+
+#[test]
+fn proxy_headers_from_a_balancer_name_the_real_client() {
+    // The real client's address decides -xfer: only 192.0.2.0/24 may mirror.
+    let s = Whoisd::start(
+        &registry().db,
+        &[
+            "--proxy-from",
+            "127.0.0.0/8",
+            "--xfer-allow",
+            "192.0.2.0/24",
+        ],
+    );
+    let xfer = b"-xfer coop registrar\r\n-quit\r\n";
+    let a = s.send(
+        &[
+            b"PROXY TCP4 192.0.2.9 127.0.0.1 5000 43\r\n".as_slice(),
+            xfer,
+        ]
+        .concat(),
+    );
+    assert!(a.contains("% xfer registrar:"), "{a}");
+    let a = s.send(
+        &[
+            b"PROXY TCP4 198.51.100.1 127.0.0.1 5000 43\r\n".as_slice(),
+            xfer,
+        ]
+        .concat(),
+    );
+    assert!(a.contains("%error 401"), "{a}");
+    let a = s.send(&[proxy_v2([192, 0, 2, 10], false).as_slice(), xfer].concat());
+    assert!(a.contains("% xfer registrar:"), "{a}");
+    // LOCAL (a health check): the balancer itself, not allowed to mirror.
+    let a = s.send(&[proxy_v2([192, 0, 2, 10], true).as_slice(), xfer].concat());
+    assert!(a.contains("%error 401"), "{a}");
+    let a = s.send(&[b"PROXY UNKNOWN\r\n".as_slice(), b"test.coop\r\n"].concat());
+    assert!(a.contains("Domain Name: test.coop"), "{a}");
+    // The header in fragments.
+    let mut c = TcpStream::connect(s.whois).unwrap();
+    for part in [
+        &b"PROXY TCP4 192.0"[..],
+        b".2.9 127.0.0.1 5",
+        b"000 43\r\ntest.",
+        b"coop\r\n",
+    ] {
+        c.write_all(part).unwrap();
+        thread::sleep(Duration::from_millis(20));
+    }
+    let mut a = String::new();
+    c.read_to_string(&mut a).unwrap();
+    assert!(a.contains("Domain Name: test.coop"), "{a}");
+    // No header, a malformed one, or junk: closed without an answer.
+    for bad in [
+        &b"test.coop\r\n"[..],
+        b"PROXY TCP4 999.0.2.9 127.0.0.1 5000 43\r\ntest.coop\r\n",
+        b"PROXY TCP4 192.0.2.9 127.0.0.1 5000\r\n",
+        b"\r\n\r\n\0\r\nQUIT\n\x31\x11\x00\x0c",
+    ] {
+        assert_eq!(s.send(bad), "", "{:?}", String::from_utf8_lossy(bad));
+    }
+    assert!(s.log().contains("bad PROXY protocol header"), "{}", s.log());
+}
+
+#[test]
+fn proxy_headers_from_anyone_else_are_refused() {
+    let s = Whoisd::start(&registry().db, &["--xfer-allow", "192.0.2.0/24"]);
+    let a = s.send(b"PROXY TCP4 192.0.2.9 127.0.0.1 5000 43\r\n-xfer\r\n");
+    assert!(a.contains("not a configured load balancer"), "{a}");
+    assert!(!a.contains("% xfer"), "{a}");
+}

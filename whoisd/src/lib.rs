@@ -15,6 +15,7 @@
 
 pub mod directive;
 pub mod live;
+pub mod proxy;
 pub mod server;
 pub mod session;
 

@@ -71,6 +71,10 @@ struct Args {
     /// Network allowed to mirror the database with -xfer (repeatable; e.g. 192.0.2.0/24).
     #[arg(long, value_name = "PREFIX")]
     xfer_allow: Vec<IpNet>,
+    /// A load balancer's network (repeatable): connections from it must begin with a
+    /// PROXY protocol header (v1 or v2) naming the real client.
+    #[arg(long, value_name = "PREFIX")]
+    proxy_from: Vec<IpNet>,
     /// The authority area served (-soa, -class, -schema, -xfer).
     #[arg(long, value_name = "AREA", default_value = "coop")]
     authority: String,
@@ -127,6 +131,7 @@ fn run(args: Args) -> Result<()> {
         directive_wait: args.directive_wait,
         shutdown_grace: args.shutdown_grace,
         xfer_allow: args.xfer_allow,
+        proxy_from: args.proxy_from,
         session: SessionConfig {
             max_line: args.max_line,
             default_limit: args.limit,

@@ -102,6 +102,10 @@ pub struct ServerConfig {
     pub backlog: i32,
     /// Peers allowed to mirror with `-xfer`.
     pub xfer_allow: Vec<IpNet>,
+    /// Load balancers: connections from these addresses must start with a PROXY
+    /// protocol header (v1 or v2) naming the real client; from anywhere else a PROXY
+    /// header is refused.
+    pub proxy_from: Vec<IpNet>,
     /// The session settings shared by every connection (the dialect is set per listener).
     pub session: SessionConfig,
 }
@@ -118,6 +122,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(10),
             backlog: 1024,
             xfer_allow: Vec::new(),
+            proxy_from: Vec::new(),
             session: SessionConfig::default(),
         }
     }
@@ -134,6 +139,8 @@ pub struct Stats {
     pub idle_closed: AtomicU64,
     /// Connections open now.
     pub open: AtomicUsize,
+    /// Connections closed for a missing, malformed or unexpected PROXY header.
+    pub proxy_refused: AtomicU64,
 }
 
 struct Shared {
@@ -290,6 +297,7 @@ impl Server {
                 whois: Arc::clone(&whois),
                 rwhois: Arc::clone(&rwhois),
                 xfer_allow: self.config.xfer_allow.clone(),
+                proxy_from: self.config.proxy_from.clone(),
                 max_connections: self.config.max_connections,
                 idle_timeout: self.config.idle_timeout,
                 directive_wait: self.config.directive_wait,
@@ -320,6 +328,8 @@ impl Server {
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
+    /// From a load balancer: reading the PROXY header (nothing sent yet).
+    Proxy,
     /// Reading input and answering.
     Open,
     /// The session ended: send what is left, then close.
@@ -330,6 +340,10 @@ enum Phase {
 struct Conn {
     stream: TcpStream,
     proto: Protocol,
+    /// The TCP peer (a load balancer, for proxied connections).
+    peer: SocketAddr,
+    /// The real client: the peer, or the source a PROXY header named.
+    client: SocketAddr,
     session: Session,
     /// Received input not yet fed to the session, from `in_pos`.
     input: Vec<u8>,
@@ -445,6 +459,14 @@ impl Conn {
     }
 
     fn feed(&mut self, g: &Generation) {
+        if !self.answered && self.at_line_start && self.input[self.in_pos..].starts_with(b"PROXY ")
+        {
+            // A balancer we were not told about, or a client pretending to be one.
+            self.out.extend_from_slice(UNTRUSTED_PROXY.as_bytes());
+            self.phase = Phase::Closing;
+            self.in_pos = self.input.len();
+            return;
+        }
         while self.in_pos < self.input.len() && self.pending() < HIGH_WATER {
             let rest = &self.input[self.in_pos..];
             let end = rest
@@ -492,6 +514,44 @@ impl Conn {
     }
 }
 
+/// What driving a connection needs from its worker (borrowed field by field, so the
+/// connection itself can be borrowed from the worker's slab at the same time).
+struct Ctx<'w> {
+    serving: &'w Generation,
+    buf: &'w mut [u8],
+    whois: &'w SessionConfig,
+    rwhois: &'w SessionConfig,
+    xfer_allow: &'w [IpNet],
+    stats: &'w Stats,
+}
+
+impl Ctx<'_> {
+    /// Drives one connection: first its PROXY header, if it owes one, then the session.
+    fn drive(&mut self, conn: &mut Conn) -> Fate {
+        if conn.phase == Phase::Proxy {
+            match read_proxy_header(conn, self.buf) {
+                Ok(None) => return Fate::Keep,
+                Ok(Some(client)) => {
+                    conn.client = client;
+                    let base = match conn.proto {
+                        Protocol::Whois => self.whois,
+                        Protocol::Rwhois => self.rwhois,
+                    };
+                    conn.session = new_session(base, contains(self.xfer_allow, client.ip()));
+                    conn.session.greeting(&mut conn.out);
+                    conn.phase = Phase::Open;
+                }
+                Err(why) => {
+                    self.stats.proxy_refused.fetch_add(1, Ordering::Relaxed);
+                    crate::log(&format!("{}: connection closed: {why}", conn.peer));
+                    return Fate::Drop;
+                }
+            }
+        }
+        conn.drive(self.serving, self.buf)
+    }
+}
+
 struct Worker {
     poll: Poll,
     listeners: Vec<(Protocol, TcpListener)>,
@@ -502,6 +562,7 @@ struct Worker {
     whois: Arc<SessionConfig>,
     rwhois: Arc<SessionConfig>,
     xfer_allow: Vec<IpNet>,
+    proxy_from: Vec<IpNet>,
     max_connections: usize,
     idle_timeout: Duration,
     directive_wait: Duration,
@@ -575,7 +636,15 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        if conn.drive(&self.serving.0, &mut self.buf) == Fate::Drop {
+        let mut ctx = Ctx {
+            serving: &self.serving.0,
+            buf: &mut self.buf,
+            whois: &self.whois,
+            rwhois: &self.rwhois,
+            xfer_allow: &self.xfer_allow,
+            stats: &self.shared.stats,
+        };
+        if ctx.drive(conn) == Fate::Drop {
             self.remove(key);
         }
     }
@@ -625,32 +694,38 @@ impl Worker {
             Protocol::Whois => &self.whois,
             Protocol::Rwhois => &self.rwhois,
         };
-        let session = if self.may_xfer(peer.ip()) {
-            Session::new(&SessionConfig {
-                xfer_allowed: true,
-                ..SessionConfig::clone(base)
-            })
-        } else {
-            Session::new(base)
-        };
+        let session = new_session(base, contains(&self.xfer_allow, peer.ip()));
+        let proxied = contains(&self.proxy_from, peer.ip());
         let mut conn = Conn {
             stream,
             proto,
+            peer,
+            client: peer,
             session,
             input: Vec::new(),
             in_pos: 0,
             out: Vec::with_capacity(4096),
             sent: 0,
-            phase: Phase::Open,
+            phase: if proxied { Phase::Proxy } else { Phase::Open },
             read_eof: false,
             last_active: Instant::now(),
             at_line_start: true,
             answered: false,
         };
-        conn.session.greeting(&mut conn.out);
+        if !proxied {
+            conn.session.greeting(&mut conn.out);
+        }
         // Most clients send their query at once: answer it before involving the poller,
         // so a whole exchange can end here without a registration.
-        if conn.drive(&self.serving.0, &mut self.buf) == Fate::Drop {
+        let mut ctx = Ctx {
+            serving: &self.serving.0,
+            buf: &mut self.buf,
+            whois: &self.whois,
+            rwhois: &self.rwhois,
+            xfer_allow: &self.xfer_allow,
+            stats,
+        };
+        if ctx.drive(&mut conn) == Fate::Drop {
             stats.open.fetch_sub(1, Ordering::Relaxed);
             return;
         }
@@ -667,14 +742,6 @@ impl Worker {
             return;
         }
         entry.insert(conn);
-    }
-
-    fn may_xfer(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-            v4 => v4,
-        };
-        self.xfer_allow.iter().any(|net| net.contains(&ip))
     }
 
     /// Closes connections idle longer than the timeout, and port-43 connections that asked
@@ -704,7 +771,10 @@ impl Worker {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            if conn.phase == Phase::Open && conn.pending() == 0 {
+            if conn.phase == Phase::Proxy {
+                // A balancer that never sent its header.
+                self.remove(key);
+            } else if conn.phase == Phase::Open && conn.pending() == 0 {
                 // Tell the client why, once; then close as usual.
                 conn.out.extend_from_slice(IDLE.as_bytes());
                 conn.phase = Phase::Closing;
@@ -748,6 +818,60 @@ impl Worker {
     }
 }
 
+/// Is `ip` (an IPv4-mapped IPv6 address counting as IPv4) in one of `nets`?
+fn contains(nets: &[IpNet], ip: IpAddr) -> bool {
+    if nets.is_empty() {
+        return false;
+    }
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    nets.iter().any(|net| net.contains(&ip))
+}
+
+fn new_session(base: &SessionConfig, xfer_allowed: bool) -> Session {
+    if xfer_allowed {
+        Session::new(&SessionConfig {
+            xfer_allowed: true,
+            ..base.clone()
+        })
+    } else {
+        Session::new(base)
+    }
+}
+
+/// Reads until the PROXY header is complete: `Ok(Some(client))`, `Ok(None)` to wait for
+/// more, or why the connection must be closed. Bytes after the header stay in the
+/// connection's input for the session.
+fn read_proxy_header(conn: &mut Conn, buf: &mut [u8]) -> Result<Option<SocketAddr>, String> {
+    const MAX_HEADER: usize = 16 + crate::proxy::MAX_V2_LEN;
+    loop {
+        match crate::proxy::parse(&conn.input) {
+            Ok(crate::proxy::Parsed::Complete(h, used)) => {
+                conn.input.drain(..used);
+                conn.in_pos = 0;
+                return Ok(Some(h.source.unwrap_or(conn.peer)));
+            }
+            Ok(crate::proxy::Parsed::Incomplete) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        let room = MAX_HEADER
+            .saturating_sub(conn.input.len())
+            .clamp(1, buf.len());
+        match conn.stream.read(&mut buf[..room]) {
+            Ok(0) => return Err("the balancer closed before a whole PROXY header".into()),
+            Ok(n) => {
+                conn.input.extend_from_slice(&buf[..n]);
+                conn.last_active = Instant::now();
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("reading the PROXY header: {e}")),
+        }
+    }
+}
+
 fn is_resource_exhaustion(e: &io::Error) -> bool {
     // EMFILE, ENFILE, ENOBUFS, ENOMEM.
     matches!(e.raw_os_error(), Some(24 | 23 | 105 | 12))
@@ -755,6 +879,8 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
 
 /// Sent to a connection over the process's cap, then closed.
 const BUSY: &str = "% Error: this server is at its connection limit; try again in a few seconds\r\n%error 501 Service Not Available\r\n";
+/// Sent to a PROXY header from an address not configured as a balancer.
+const UNTRUSTED_PROXY: &str = "% Error: PROXY protocol header from an address that is not a configured load balancer\r\n%error 401 Not Authorized For Directive\r\n";
 /// Sent to a connection closed for idleness.
 const IDLE: &str = "% Error: no query received in time; the connection is closed\r\n%error 503 Idle Time Exceeded\r\n";
 
@@ -779,47 +905,12 @@ mod tests {
     }
 
     #[test]
-    fn xfer_permission_by_prefix_including_mapped_addresses() {
-        let tmp = tempfile::tempdir().unwrap();
-        let src = tmp.path().join("src");
-        let db = tmp.path().join("db");
-        let opts = mkdb::synth::GenOptions {
-            domains: 10,
-            ..Default::default()
-        };
-        mkdb::synth::generate(&src, &opts, &mut |_| {}).unwrap();
-        mkdb::compile(&src, &db, &mkdb::CompileOptions::default(), &|_, _| {}).unwrap();
-        let live = LiveDb::open(&db).unwrap();
-        let config = ServerConfig {
-            whois: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
-            rwhois: Vec::new(),
-            workers: 1,
-            xfer_allow: vec!["192.0.2.0/24".parse().unwrap()],
-            ..ServerConfig::default()
-        };
-        let server = Server::bind(config, live).unwrap();
-        let (poll, listeners) = server.workers.into_iter().next().unwrap();
-        let w = Worker {
-            poll,
-            listeners,
-            conns: Slab::new(),
-            live: Arc::clone(&server.live),
-            serving: server.live.current(),
-            whois: Arc::new(SessionConfig::default()),
-            rwhois: Arc::new(SessionConfig::default()),
-            xfer_allow: server.config.xfer_allow.clone(),
-            max_connections: 1,
-            idle_timeout: Duration::from_secs(1),
-            directive_wait: Duration::from_secs(1),
-            shutdown_grace: Duration::from_secs(1),
-            shared: Arc::clone(&server.shared),
-            buf: vec![0; 16].into_boxed_slice(),
-            accept_paused_until: None,
-            draining_until: None,
-        };
-        assert!(w.may_xfer("192.0.2.7".parse().unwrap()));
-        assert!(w.may_xfer("::ffff:192.0.2.7".parse().unwrap()));
-        assert!(!w.may_xfer("192.0.3.7".parse().unwrap()));
-        assert!(!w.may_xfer("2001:db8::1".parse().unwrap()));
+    fn prefixes_match_including_mapped_addresses() {
+        let nets: Vec<IpNet> = vec!["192.0.2.0/24".parse().unwrap()];
+        assert!(contains(&nets, "192.0.2.7".parse().unwrap()));
+        assert!(contains(&nets, "::ffff:192.0.2.7".parse().unwrap()));
+        assert!(!contains(&nets, "192.0.3.7".parse().unwrap()));
+        assert!(!contains(&nets, "2001:db8::1".parse().unwrap()));
+        assert!(!contains(&[], "192.0.2.7".parse().unwrap()));
     }
 }
