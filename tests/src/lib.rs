@@ -155,8 +155,17 @@ impl Whoisd {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
+        self.signal(rustix::process::Signal::TERM);
+    }
+
+    /// Sends SIGHUP (reload the limits policy).
+    pub fn hangup(&self) {
+        self.signal(rustix::process::Signal::HUP);
+    }
+
+    fn signal(&self, sig: rustix::process::Signal) {
         let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("pid");
-        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+        rustix::process::kill_process(pid, sig).expect("signal whoisd");
     }
 
     /// Waits for the process to exit, at most `timeout`.
@@ -193,8 +202,33 @@ impl Drop for Whoisd {
 
 /// Connects to `addr`, sends `input`, reads until the server closes (at most 20 s).
 pub fn exchange(addr: std::net::SocketAddr, input: &[u8]) -> String {
+    exchange_from(None, addr, input)
+}
+
+/// A TCP connection from a chosen local address (say 127.0.0.7, to be another source).
+pub fn connect_from(
+    local: Option<std::net::IpAddr>,
+    addr: std::net::SocketAddr,
+) -> std::net::TcpStream {
+    let Some(ip) = local else {
+        return std::net::TcpStream::connect(addr).expect("connect");
+    };
+    let s =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    s.bind(&std::net::SocketAddr::new(ip, 0).into())
+        .expect("bind the source address");
+    s.connect(&addr.into()).expect("connect");
+    s.into()
+}
+
+/// Like [`exchange`], from a chosen local address.
+pub fn exchange_from(
+    local: Option<std::net::IpAddr>,
+    addr: std::net::SocketAddr,
+    input: &[u8],
+) -> String {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let mut s = connect_from(local, addr);
     s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
         .expect("timeout");
     s.write_all(input).expect("send");

@@ -482,3 +482,91 @@ fn proxy_headers_from_anyone_else_are_refused() {
     assert!(a.contains("not a configured load balancer"), "{a}");
     assert!(!a.contains("% xfer"), "{a}");
 }
+
+fn from(last: u8) -> Option<std::net::IpAddr> {
+    Some(std::net::IpAddr::from([127, 0, 0, last]))
+}
+
+#[test]
+fn abuse_limits_per_source_told_and_reloadable() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("limits");
+    std::fs::write(
+        &policy,
+        "Mode: enforce\nQuery-Rate: 1/m\nQuery-Burst: 3\nConnections-Per-Source: 2\n\
+         Deny: 127.0.0.66\n",
+    )
+    .unwrap();
+    let s = Whoisd::start(&registry().db, &["--limits", policy.to_str().unwrap()]);
+    let q = b"test.coop\r\n";
+    for _ in 0..3 {
+        assert!(tests::exchange_from(from(2), s.whois, q).contains("Domain Name: test.coop"));
+    }
+    let a = tests::exchange_from(from(2), s.whois, q);
+    assert!(a.contains("query rate limit exceeded"), "{a}");
+    assert!(a.contains("retry after"), "{a}");
+    assert!(!a.contains("Domain Name"), "{a}");
+    // Another source is served.
+    assert!(tests::exchange_from(from(3), s.whois, q).contains("Domain Name: test.coop"));
+    // Pipelined queries on one held connection count one by one.
+    let a = tests::exchange_from(
+        from(4),
+        s.whois,
+        b"-holdconnect on\r\ntest.coop\r\ntest.coop\r\ntest.coop\r\n",
+    );
+    assert_eq!(a.matches("Domain Name: test.coop").count(), 2, "{a}");
+    assert!(a.contains("query rate limit exceeded"), "{a}");
+    // Connections per source.
+    let _c1 = tests::connect_from(from(5), s.whois);
+    let _c2 = tests::connect_from(from(5), s.whois);
+    thread::sleep(Duration::from_millis(100));
+    let a = tests::exchange_from(from(5), s.whois, q);
+    assert!(a.contains("too many connections"), "{a}");
+    // Deny-list.
+    let a = tests::exchange_from(from(66), s.whois, q);
+    assert!(a.contains("refused by this server's access policy"), "{a}");
+    // Live reload: switch to detect; the limited source is served again.
+    std::fs::write(&policy, "Mode: detect\n").unwrap();
+    s.hangup();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !s.log().contains("limits reloaded") {
+        assert!(Instant::now() < deadline, "{}", s.log());
+        thread::sleep(Duration::from_millis(20));
+    }
+    for _ in 0..5 {
+        assert!(tests::exchange_from(from(2), s.whois, q).contains("Domain Name: test.coop"));
+    }
+    // A broken policy file keeps the previous one.
+    std::fs::write(&policy, "Mode: sometimes\n").unwrap();
+    s.hangup();
+    while !s.log().contains("limits NOT reloaded") {
+        assert!(Instant::now() < deadline, "{}", s.log());
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(tests::exchange_from(from(2), s.whois, q).contains("Domain Name: test.coop"));
+}
+
+#[test]
+fn limits_apply_to_the_client_a_balancer_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("limits");
+    std::fs::write(&policy, "Mode: enforce\nQuery-Rate: 1/m\nQuery-Burst: 2\n").unwrap();
+    let s = Whoisd::start(
+        &registry().db,
+        &[
+            "--limits",
+            policy.to_str().unwrap(),
+            "--proxy-from",
+            "127.0.0.1/32",
+        ],
+    );
+    let via = |client: &str| {
+        let header = format!("PROXY TCP4 {client} 127.0.0.1 5000 43\r\ntest.coop\r\n");
+        s.send(header.as_bytes())
+    };
+    assert!(via("192.0.2.1").contains("Domain Name"));
+    assert!(via("192.0.2.1").contains("Domain Name"));
+    assert!(via("192.0.2.1").contains("query rate limit exceeded"));
+    // Same balancer, another client: served.
+    assert!(via("192.0.2.2").contains("Domain Name"));
+}

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod directive;
+pub mod limits;
 pub mod live;
 pub mod proxy;
 pub mod server;

@@ -10,8 +10,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use ipnet::IpNet;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+use whoisd::limits::{Limiter, Policy};
 use whoisd::live::LiveDb;
 use whoisd::server::{Server, ServerConfig};
 use whoisd::session::SessionConfig;
@@ -75,6 +76,10 @@ struct Args {
     /// PROXY protocol header (v1 or v2) naming the real client.
     #[arg(long, value_name = "PREFIX")]
     proxy_from: Vec<IpNet>,
+    /// Abuse countermeasures policy file (see `whoisd::limits`; SIGHUP reloads it).
+    /// Without it nothing is limited or counted.
+    #[arg(long, value_name = "FILE")]
+    limits: Option<PathBuf>,
     /// The authority area served (-soa, -class, -schema, -xfer).
     #[arg(long, value_name = "AREA", default_value = "coop")]
     authority: String,
@@ -116,6 +121,18 @@ fn run(args: Args) -> Result<()> {
         args.db.display()
     ));
     drop(g);
+    let limiter = match &args.limits {
+        Some(path) => {
+            let policy = Policy::load(path).context("cannot load the limits policy")?;
+            whoisd::log(&format!(
+                "limits from {}: {}",
+                path.display(),
+                policy.summary()
+            ));
+            Some(Arc::new(Limiter::new(policy)))
+        }
+        None => None,
+    };
     let config = ServerConfig {
         whois: args.listen,
         rwhois: if args.no_rwhois {
@@ -132,6 +149,7 @@ fn run(args: Args) -> Result<()> {
         shutdown_grace: args.shutdown_grace,
         xfer_allow: args.xfer_allow,
         proxy_from: args.proxy_from,
+        limiter: limiter.clone(),
         session: SessionConfig {
             max_line: args.max_line,
             default_limit: args.limit,
@@ -159,12 +177,18 @@ fn run(args: Args) -> Result<()> {
         out.flush()?;
     }
     let handle = server.handle();
-    let mut signals = Signals::new([SIGTERM, SIGINT]).context("cannot install signal handlers")?;
+    let mut signals =
+        Signals::new([SIGTERM, SIGINT, SIGHUP]).context("cannot install signal handlers")?;
+    let limits_file = args.limits.clone();
     std::thread::Builder::new()
         .name("whoisd-signals".into())
         .spawn(move || {
             let mut seen = 0;
             for sig in signals.forever() {
+                if sig == SIGHUP {
+                    reload(limits_file.as_deref(), limiter.as_deref());
+                    continue;
+                }
                 seen += 1;
                 if seen > 1 {
                     whoisd::log("second signal: exiting at once");
@@ -188,6 +212,23 @@ fn run(args: Args) -> Result<()> {
         s.idle_closed.load(std::sync::atomic::Ordering::Relaxed),
     ));
     Ok(())
+}
+
+/// SIGHUP: reads the limits policy again; a bad file keeps the old policy.
+fn reload(file: Option<&std::path::Path>, limiter: Option<&Limiter>) {
+    let (Some(file), Some(limiter)) = (file, limiter) else {
+        whoisd::log("SIGHUP: no --limits file to reload");
+        return;
+    };
+    match Policy::load(file) {
+        Ok(p) => {
+            whoisd::log(&format!("limits reloaded: {}", p.summary()));
+            limiter.set_policy(p);
+        }
+        Err(e) => whoisd::log(&format!(
+            "limits NOT reloaded (the previous policy stays): {e}"
+        )),
+    }
 }
 
 fn main() -> ExitCode {

@@ -43,6 +43,7 @@ use mkdb::Generation;
 use slab::Slab;
 use socket2::{Domain, Socket, Type};
 
+use crate::limits::Limiter;
 use crate::live::LiveDb;
 use crate::session::{Session, SessionConfig, Step};
 // PENDING-DIALECT use crate::session::Dialect;
@@ -106,6 +107,8 @@ pub struct ServerConfig {
     /// protocol header (v1 or v2) naming the real client; from anywhere else a PROXY
     /// header is refused.
     pub proxy_from: Vec<IpNet>,
+    /// Abuse countermeasures (none: no accounting).
+    pub limiter: Option<Arc<Limiter>>,
     /// The session settings shared by every connection (the dialect is set per listener).
     pub session: SessionConfig,
 }
@@ -123,6 +126,7 @@ impl Default for ServerConfig {
             backlog: 1024,
             xfer_allow: Vec::new(),
             proxy_from: Vec::new(),
+            limiter: None,
             session: SessionConfig::default(),
         }
     }
@@ -298,6 +302,7 @@ impl Server {
                 rwhois: Arc::clone(&rwhois),
                 xfer_allow: self.config.xfer_allow.clone(),
                 proxy_from: self.config.proxy_from.clone(),
+                limiter: self.config.limiter.clone(),
                 max_connections: self.config.max_connections,
                 idle_timeout: self.config.idle_timeout,
                 directive_wait: self.config.directive_wait,
@@ -358,6 +363,18 @@ struct Conn {
     at_line_start: bool,
     /// An answer has been produced since the greeting.
     answered: bool,
+    /// The line being received has a non-blank byte (it will cost a query).
+    line_has_content: bool,
+    /// The limiter this connection was counted by (released when it closes).
+    limiter: Option<Arc<Limiter>>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(l) = &self.limiter {
+            l.disconnect(self.client.ip());
+        }
+    }
 }
 
 /// What to do with a connection after driving it.
@@ -403,6 +420,9 @@ impl Conn {
                 }
                 // 2. Receive.
                 if self.read_eof {
+                    if self.line_has_content && !self.charge() {
+                        continue;
+                    }
                     self.session.finish(g, &mut self.out);
                     self.phase = Phase::Closing;
                     continue;
@@ -473,7 +493,17 @@ impl Conn {
                 .iter()
                 .position(|&b| b == b'\n')
                 .map_or(rest.len(), |i| i + 1);
-            let chunk = &rest[..end];
+            let completes = rest[end - 1] == b'\n';
+            if !self.line_has_content {
+                self.line_has_content = rest[..end].iter().any(|b| !b.is_ascii_whitespace());
+            }
+            if completes && self.line_has_content {
+                if !self.charge() {
+                    return;
+                }
+                self.line_has_content = false;
+            }
+            let chunk = &self.input[self.in_pos..self.in_pos + end];
             let before = self.out.len();
             let step = self.session.feed(chunk, g, &mut self.out);
             self.at_line_start = chunk.last() == Some(&b'\n');
@@ -494,6 +524,23 @@ impl Conn {
                 self.input = Vec::new();
             }
         }
+    }
+
+    /// Asks the limiter for one more line from this client; when it is refused, the
+    /// client is told why and the connection closes.
+    fn charge(&mut self) -> bool {
+        let Some(limiter) = &self.limiter else {
+            return true;
+        };
+        let verdict = limiter.query(self.client.ip());
+        let Some(message) = verdict.message() else {
+            return true;
+        };
+        self.out.extend_from_slice(message.as_bytes());
+        self.phase = Phase::Closing;
+        self.input.clear();
+        self.in_pos = 0;
+        false
     }
 
     /// Everything is sent: close. If the client sent more than was read (input after its
@@ -522,6 +569,7 @@ struct Ctx<'w> {
     whois: &'w SessionConfig,
     rwhois: &'w SessionConfig,
     xfer_allow: &'w [IpNet],
+    limiter: Option<&'w Arc<Limiter>>,
     stats: &'w Stats,
 }
 
@@ -538,8 +586,10 @@ impl Ctx<'_> {
                         Protocol::Rwhois => self.rwhois,
                     };
                     conn.session = new_session(base, contains(self.xfer_allow, client.ip()));
-                    conn.session.greeting(&mut conn.out);
                     conn.phase = Phase::Open;
+                    if self.admit_client(conn) {
+                        conn.session.greeting(&mut conn.out);
+                    }
                 }
                 Err(why) => {
                     self.stats.proxy_refused.fetch_add(1, Ordering::Relaxed);
@@ -549,6 +599,23 @@ impl Ctx<'_> {
             }
         }
         conn.drive(self.serving, self.buf)
+    }
+
+    /// Asks the limiter to admit the connection's (real) client: counts the connection,
+    /// or queues the refusal and closes. Returns whether it was admitted.
+    fn admit_client(&self, conn: &mut Conn) -> bool {
+        let Some(limiter) = self.limiter else {
+            return true;
+        };
+        let ip = conn.client.ip();
+        if let Some(message) = limiter.connect(ip).message() {
+            conn.out.extend_from_slice(message.as_bytes());
+            conn.phase = Phase::Closing;
+            return false;
+        }
+        limiter.connected(ip);
+        conn.limiter = Some(Arc::clone(limiter));
+        true
     }
 }
 
@@ -563,6 +630,7 @@ struct Worker {
     rwhois: Arc<SessionConfig>,
     xfer_allow: Vec<IpNet>,
     proxy_from: Vec<IpNet>,
+    limiter: Option<Arc<Limiter>>,
     max_connections: usize,
     idle_timeout: Duration,
     directive_wait: Duration,
@@ -642,6 +710,7 @@ impl Worker {
             whois: &self.whois,
             rwhois: &self.rwhois,
             xfer_allow: &self.xfer_allow,
+            limiter: self.limiter.as_ref(),
             stats: &self.shared.stats,
         };
         if ctx.drive(conn) == Fate::Drop {
@@ -711,10 +780,9 @@ impl Worker {
             last_active: Instant::now(),
             at_line_start: true,
             answered: false,
+            line_has_content: false,
+            limiter: None,
         };
-        if !proxied {
-            conn.session.greeting(&mut conn.out);
-        }
         // Most clients send their query at once: answer it before involving the poller,
         // so a whole exchange can end here without a registration.
         let mut ctx = Ctx {
@@ -723,8 +791,12 @@ impl Worker {
             whois: &self.whois,
             rwhois: &self.rwhois,
             xfer_allow: &self.xfer_allow,
+            limiter: self.limiter.as_ref(),
             stats,
         };
+        if !proxied && ctx.admit_client(&mut conn) {
+            conn.session.greeting(&mut conn.out);
+        }
         if ctx.drive(&mut conn) == Fate::Drop {
             stats.open.fetch_sub(1, Ordering::Relaxed);
             return;
