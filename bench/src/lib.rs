@@ -1,7 +1,9 @@
 //! Benchmarks and load generators. The criterion benchmarks are in `bench/benches/`;
-//! helpers shared between them live here.
+//! helpers shared between them live here; [`load`] is the `whois-load` load generator.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod load;
 
 use std::path::{Path, PathBuf};
 

@@ -5,7 +5,8 @@
 //! `mkdb::render`) so that `mkdb query` prints exactly what this service prints.
 //!
 //! - [`session`]: the sans-I/O protocol core of both ports (bytes in, answer bytes and a
-//!   continue/close step out); [`directive`] is its table of offered directives.
+//!   continue/close step out); [`directive`] is its table of directives; [`rwhois`] writes
+//!   the RWhois banner and dump-format answers; [`auth`] checks operator passwords.
 //! - [`server`]: the non-blocking mio server: worker threads with `SO_REUSEPORT` listeners,
 //!   connections as state machines, bounds, idle timeout, graceful shutdown.
 //! - [`live`]: the generation being served and the watcher that switches to a newly
@@ -13,16 +14,18 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod directive;
 pub mod limits;
 pub mod live;
 pub mod proxy;
+pub mod rwhois;
 pub mod server;
 pub mod session;
 
 pub use directive::Directive;
 pub use server::{Handle, Protocol, Server, ServerConfig};
-pub use session::{Session, SessionConfig, Step};
+pub use session::{Dialect, Session, SessionConfig, Step};
 
 /// Writes one line to the log (standard error): UTC time, process id, message.
 pub fn log(message: &str) {

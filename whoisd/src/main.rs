@@ -12,6 +12,7 @@ use clap::Parser;
 use ipnet::IpNet;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+use whoisd::auth::Operators;
 use whoisd::limits::{Limiter, Policy};
 use whoisd::live::LiveDb;
 use whoisd::server::{Server, ServerConfig};
@@ -32,7 +33,23 @@ use whoisd::session::SessionConfig;
 )]
 struct Args {
     /// The database directory (as written by `loader compile SRC_DIR DB_DIR`).
-    db: PathBuf,
+    #[arg(required_unless_present = "hash_password")]
+    db: Option<PathBuf>,
+    /// Read a password on standard input, print its argon2id hash (a line for the
+    /// --operators file is `NAME:HASH`) and exit.
+    #[arg(long, exclusive = true)]
+    hash_password: bool,
+    /// Operators who may authenticate with `-security on request password NAME PASSWORD`:
+    /// a file of `NAME:HASH` lines (hashes from --hash-password).
+    #[arg(long, value_name = "FILE")]
+    operators: Option<PathBuf>,
+    /// Health-check address for a load balancer (`ok` and close; closed at once on SIGTERM).
+    #[arg(long, value_name = "ADDR")]
+    health: Vec<SocketAddr>,
+    /// On SIGTERM, keep serving this long with the health port closed, so the balancer
+    /// marks this clone down before it stops accepting.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    drain_delay: Duration,
     /// Port-43 address to listen on (repeatable; port 0 picks a free port).
     #[arg(long = "listen", value_name = "ADDR", default_value = "0.0.0.0:43")]
     listen: Vec<SocketAddr>,
@@ -109,16 +126,35 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+fn hash_password() -> Result<()> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        bail!("no password on standard input (try: echo 'secret' | whoisd --hash-password)");
+    }
+    println!("{}", whoisd::auth::hash_password(password));
+    Ok(())
+}
+
 fn run(args: Args) -> Result<()> {
+    if args.hash_password {
+        return hash_password();
+    }
+    let Some(db) = args.db.clone() else {
+        bail!("give the database directory (see --help)");
+    };
     if args.listen.is_empty() {
         bail!("nothing to serve: give at least one --listen address");
     }
-    let live = LiveDb::open(&args.db).with_context(|| "cannot open the database".to_string())?;
+    let live = LiveDb::open(&db).with_context(|| "cannot open the database".to_string())?;
     let (g, _) = live.current();
     whoisd::log(&format!(
         "serving generation {} from {}",
         g.number,
-        args.db.display()
+        db.display()
     ));
     drop(g);
     let limiter = match &args.limits {
@@ -133,6 +169,21 @@ fn run(args: Args) -> Result<()> {
         }
         None => None,
     };
+    let operators = match &args.operators {
+        Some(path) => {
+            let ops = Operators::load(path).context("cannot load the operators file")?;
+            whoisd::log(&format!("{} operators may authenticate", ops.len()));
+            Some(Arc::new(ops))
+        }
+        None => None,
+    };
+    let rwhois_primary = args.rwhois.first().map(|a| {
+        let host = args
+            .primary
+            .rsplit_once(':')
+            .map_or(args.primary.as_str(), |(h, _)| h);
+        format!("{host}:{}", a.port())
+    });
     let config = ServerConfig {
         whois: args.listen,
         rwhois: if args.no_rwhois {
@@ -140,6 +191,9 @@ fn run(args: Args) -> Result<()> {
         } else {
             args.rwhois
         },
+        health: args.health,
+        drain_delay: args.drain_delay,
+        rwhois_primary,
         workers: args
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
@@ -157,6 +211,7 @@ fn run(args: Args) -> Result<()> {
             authority: args.authority,
             primary: args.primary,
             hostmaster: args.hostmaster,
+            operators,
             ..SessionConfig::default()
         },
         ..ServerConfig::default()
@@ -171,6 +226,7 @@ fn run(args: Args) -> Result<()> {
             let name = match proto {
                 whoisd::Protocol::Whois => "whois",
                 whoisd::Protocol::Rwhois => "rwhois",
+                whoisd::Protocol::Health => "health",
             };
             writeln!(out, "listening {name} {addr}")?;
         }

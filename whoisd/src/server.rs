@@ -23,8 +23,9 @@
 //! `whois -- -status`) and then sends nothing for `directive_wait` (1 s) is closed normally;
 //! interactive users who want to type directive after directive say `-holdconnect on`.
 //!
-//! Shutdown ([`Handle::shutdown`], SIGTERM in the binary): every worker accepts what is
-//! already queued on its listener (so no connection the kernel completed is reset), closes
+//! Shutdown ([`Handle::shutdown`], SIGTERM in the binary): the health-check listeners close
+//! at once, so a load balancer marks this clone down, while whois goes on being served for
+//! `drain_delay`; then every worker accepts what is already queued on its listener (so no connection the kernel completed is reset), closes
 //! the listener, lets every connection finish the answer it is writing or the query it is
 //! reading, closes connections waiting between queries, and exits once all are gone or the
 //! grace period ends.
@@ -45,8 +46,7 @@ use socket2::{Domain, Socket, Type};
 
 use crate::limits::Limiter;
 use crate::live::LiveDb;
-use crate::session::{Session, SessionConfig, Step};
-// PENDING-DIALECT use crate::session::Dialect;
+use crate::session::{Dialect, Session, SessionConfig, Step};
 
 /// Unsent output above which a connection's further input waits.
 pub const HIGH_WATER: usize = 256 * 1024;
@@ -68,13 +68,15 @@ pub enum Protocol {
     Whois,
     /// RWhois (RFC 2167), port 4321 by default.
     Rwhois,
+    /// The load balancer's health check: `ok` and close while serving; closed as soon as
+    /// shutdown begins, so the balancer stops sending new clients before whois stops.
+    Health,
 }
 
-#[cfg(any())] // PENDING-DIALECT
 impl Protocol {
     fn dialect(self) -> Dialect {
         match self {
-            Protocol::Whois => Dialect::Whois,
+            Protocol::Whois | Protocol::Health => Dialect::Whois,
             Protocol::Rwhois => Dialect::Rwhois,
         }
     }
@@ -87,6 +89,8 @@ pub struct ServerConfig {
     pub whois: Vec<SocketAddr>,
     /// RWhois listening addresses.
     pub rwhois: Vec<SocketAddr>,
+    /// Health-check listening addresses (for a load balancer's `check port`).
+    pub health: Vec<SocketAddr>,
     /// Worker threads (each its own event loop and listening sockets).
     pub workers: usize,
     /// Most connections open at once in this process.
@@ -97,7 +101,10 @@ pub struct ServerConfig {
     /// `-holdconnect on`, how long to wait for a query before closing normally: a whois
     /// client asking only a directive (`whois -- -status`) waits for the close.
     pub directive_wait: Duration,
-    /// After shutdown is asked, how long connections may take to finish.
+    /// After shutdown is asked, how long to keep serving with the health port closed
+    /// (long enough for the balancer to mark this clone down) before closing the listeners.
+    pub drain_delay: Duration,
+    /// After the listeners close, how long connections may take to finish.
     pub shutdown_grace: Duration,
     /// Listen backlog per socket.
     pub backlog: i32,
@@ -111,6 +118,8 @@ pub struct ServerConfig {
     pub limiter: Option<Arc<Limiter>>,
     /// The session settings shared by every connection (the dialect is set per listener).
     pub session: SessionConfig,
+    /// `-soa primary` on the RWhois port (`host:port`); the port-43 value when `None`.
+    pub rwhois_primary: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -118,16 +127,19 @@ impl Default for ServerConfig {
         ServerConfig {
             whois: vec![SocketAddr::from(([0, 0, 0, 0], 43))],
             rwhois: vec![SocketAddr::from(([0, 0, 0, 0], 4321))],
+            health: Vec::new(),
             workers: thread::available_parallelism().map_or(1, |n| n.get()),
             max_connections: 10_000,
             idle_timeout: Duration::from_secs(30),
             directive_wait: Duration::from_secs(1),
+            drain_delay: Duration::ZERO,
             shutdown_grace: Duration::from_secs(10),
             backlog: 1024,
             xfer_allow: Vec::new(),
             proxy_from: Vec::new(),
             limiter: None,
             session: SessionConfig::default(),
+            rwhois_primary: None,
         }
     }
 }
@@ -180,12 +192,15 @@ impl Handle {
     }
 }
 
+/// A worker's listening sockets by index (the index makes the token); `None` once closed.
+type Listeners = Vec<(Protocol, Option<TcpListener>)>;
+
 /// A bound server, ready to [`Server::run`].
 pub struct Server {
     config: ServerConfig,
     live: Arc<LiveDb>,
     /// Per worker: its poll, waker, and one listener per address.
-    workers: Vec<(Poll, Vec<(Protocol, TcpListener)>)>,
+    workers: Vec<(Poll, Listeners)>,
     addrs: Vec<(Protocol, SocketAddr)>,
     shared: Arc<Shared>,
 }
@@ -226,20 +241,20 @@ impl Server {
             .whois
             .iter()
             .map(|&a| (Protocol::Whois, a))
-            .chain(config.rwhois.iter().map(|&a| (Protocol::Rwhois, a)));
-        let mut per_worker: Vec<Vec<(Protocol, TcpListener)>> =
-            (0..workers).map(|_| Vec::new()).collect();
+            .chain(config.rwhois.iter().map(|&a| (Protocol::Rwhois, a)))
+            .chain(config.health.iter().map(|&a| (Protocol::Health, a)));
+        let mut per_worker: Vec<Listeners> = (0..workers).map(|_| Vec::new()).collect();
         for (proto, addr) in wanted {
             let first = listen(addr, config.backlog)
                 .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
             let bound = first.local_addr()?;
             addrs.push((proto, bound));
-            per_worker[0].push((proto, TcpListener::from_std(first)));
+            per_worker[0].push((proto, Some(TcpListener::from_std(first))));
             for list in per_worker.iter_mut().skip(1) {
                 let l = listen(bound, config.backlog).map_err(|e| {
                     io::Error::new(e.kind(), format!("cannot listen on {bound}: {e}"))
                 })?;
-                list.push((proto, TcpListener::from_std(l)));
+                list.push((proto, Some(TcpListener::from_std(l))));
             }
         }
         let mut polls = Vec::new();
@@ -283,11 +298,13 @@ impl Server {
     /// Runs every worker until shutdown; returns when all have finished.
     pub fn run(self) -> io::Result<()> {
         let whois = Arc::new(SessionConfig {
-            // PENDING-DIALECT dialect: Protocol::Whois.dialect(),
+            dialect: Protocol::Whois.dialect(),
             ..self.config.session.clone()
         });
         let rwhois = Arc::new(SessionConfig {
-            // PENDING-DIALECT dialect: Protocol::Rwhois.dialect(),
+            dialect: Protocol::Rwhois.dialect(),
+            primary: (self.config.rwhois_primary.clone())
+                .unwrap_or_else(|| self.config.session.primary.clone()),
             ..self.config.session.clone()
         });
         let mut threads = Vec::new();
@@ -306,10 +323,12 @@ impl Server {
                 max_connections: self.config.max_connections,
                 idle_timeout: self.config.idle_timeout,
                 directive_wait: self.config.directive_wait,
+                drain_delay: self.config.drain_delay,
                 shutdown_grace: self.config.shutdown_grace,
                 shared: Arc::clone(&self.shared),
                 buf: vec![0; READ_CHUNK].into_boxed_slice(),
                 accept_paused_until: None,
+                lame_duck_until: None,
                 draining_until: None,
             };
             threads.push(
@@ -582,7 +601,7 @@ impl Ctx<'_> {
                 Ok(Some(client)) => {
                     conn.client = client;
                     let base = match conn.proto {
-                        Protocol::Whois => self.whois,
+                        Protocol::Whois | Protocol::Health => self.whois,
                         Protocol::Rwhois => self.rwhois,
                     };
                     conn.session = new_session(base, contains(self.xfer_allow, client.ip()));
@@ -621,7 +640,8 @@ impl Ctx<'_> {
 
 struct Worker {
     poll: Poll,
-    listeners: Vec<(Protocol, TcpListener)>,
+    /// Listeners by index (the token); `None` once closed.
+    listeners: Listeners,
     conns: Slab<Conn>,
     live: Arc<LiveDb>,
     /// The generation this worker serves, with its version.
@@ -634,26 +654,36 @@ struct Worker {
     max_connections: usize,
     idle_timeout: Duration,
     directive_wait: Duration,
+    drain_delay: Duration,
     shutdown_grace: Duration,
     shared: Arc<Shared>,
     buf: Box<[u8]>,
     accept_paused_until: Option<Instant>,
+    /// Shutdown asked: health listeners closed, still serving until then.
+    lame_duck_until: Option<Instant>,
+    /// Listeners closed: connections finish until then.
     draining_until: Option<Instant>,
 }
 
 impl Worker {
     fn run(&mut self) -> io::Result<()> {
         for (i, (_, l)) in self.listeners.iter_mut().enumerate() {
-            self.poll
-                .registry()
-                .register(l, Token(LISTENER_BASE - i), Interest::READABLE)?;
+            if let Some(l) = l {
+                self.poll
+                    .registry()
+                    .register(l, Token(LISTENER_BASE - i), Interest::READABLE)?;
+            }
         }
         let mut events = Events::with_capacity(1024);
         let sweep_every = (self.idle_timeout.min(self.directive_wait) / 4)
             .clamp(Duration::from_millis(10), Duration::from_secs(1));
         let mut next_sweep = Instant::now() + sweep_every;
         loop {
-            let timeout = next_sweep.saturating_duration_since(Instant::now());
+            let wake_at = match self.lame_duck_until {
+                Some(t) if self.draining_until.is_none() => t.min(next_sweep),
+                _ => next_sweep,
+            };
+            let timeout = wake_at.saturating_duration_since(Instant::now());
             match self.poll.poll(&mut events, Some(timeout)) {
                 Err(e) if e.kind() != ErrorKind::Interrupted => return Err(e),
                 _ => {}
@@ -661,7 +691,13 @@ impl Worker {
             if self.live.version() != self.serving.1 {
                 self.serving = self.live.current();
             }
-            if self.draining_until.is_none() && self.shared.shutdown.load(Ordering::Acquire) {
+            if self.lame_duck_until.is_none() && self.shared.shutdown.load(Ordering::Acquire) {
+                self.close_listeners(|p| p == Protocol::Health);
+                self.lame_duck_until = Some(Instant::now() + self.drain_delay);
+            }
+            if self.draining_until.is_none()
+                && self.lame_duck_until.is_some_and(|t| Instant::now() >= t)
+            {
                 self.begin_drain();
             }
             for ev in &events {
@@ -730,7 +766,7 @@ impl Worker {
             return;
         }
         loop {
-            let Some((proto, listener)) = self.listeners.get(index) else {
+            let Some((proto, Some(listener))) = self.listeners.get(index) else {
                 return;
             };
             let proto = *proto;
@@ -750,6 +786,10 @@ impl Worker {
     }
 
     fn admit(&mut self, proto: Protocol, mut stream: TcpStream, peer: SocketAddr) {
+        if proto == Protocol::Health {
+            let _ = stream.write(b"ok\r\n");
+            return;
+        }
         let stats = &self.shared.stats;
         if stats.open.load(Ordering::Relaxed) >= self.max_connections {
             stats.refused_busy.fetch_add(1, Ordering::Relaxed);
@@ -760,7 +800,7 @@ impl Worker {
         stats.accepted.fetch_add(1, Ordering::Relaxed);
         stats.open.fetch_add(1, Ordering::Relaxed);
         let base = match proto {
-            Protocol::Whois => &self.whois,
+            Protocol::Whois | Protocol::Health => &self.whois,
             Protocol::Rwhois => &self.rwhois,
         };
         let session = new_session(base, contains(&self.xfer_allow, peer.ip()));
@@ -867,10 +907,18 @@ impl Worker {
         for i in 0..self.listeners.len() {
             self.accept(i);
         }
-        for (_, mut l) in self.listeners.drain(..) {
-            let _ = self.poll.registry().deregister(&mut l);
-        }
+        self.close_listeners(|_| true);
         self.draining_until = Some(Instant::now() + self.shutdown_grace);
+    }
+
+    fn close_listeners(&mut self, which: impl Fn(Protocol) -> bool) {
+        for (proto, slot) in &mut self.listeners {
+            if which(*proto)
+                && let Some(mut l) = slot.take()
+            {
+                let _ = self.poll.registry().deregister(&mut l);
+            }
+        }
     }
 
     /// While draining: closes connections waiting between queries after an answer.

@@ -1,35 +1,64 @@
-//! The sans-I/O protocol core of the plain port-43 service: a [`Session`] takes the bytes a
-//! client sent (in any fragments) and appends the answer bytes to an output buffer, telling
-//! the caller whether to keep reading ([`Step::Continue`]) or to flush and close
+//! The sans-I/O protocol core of the whois service: a [`Session`] takes the bytes a client
+//! sent (in any fragments) and appends the answer bytes to an output buffer, telling the
+//! caller whether to keep reading ([`Step::Continue`]) or to flush and close
 //! ([`Step::Close`]). It never touches a socket, a thread or the clock (the time comes from
-//! [`SessionConfig::now`]), so the server loop, the tests and a future RWhois front end can
-//! all drive it.
+//! [`SessionConfig::now`]), so the server loop and the tests drive it alike. One core speaks
+//! two dialects ([`Dialect`]), chosen per listener.
 //!
-//! Session flow (Public Whois Specification, "Client/Server Session for Query"): the banner
-//! ([`Session::greeting`]), then zero or more directive lines (starting with `-`), each
-//! answered, then one query line, answered with the `Key: Value` records of
+//! **Port 43** ([`Dialect::Whois`], Public Whois Specification, "Client/Server Session for
+//! Query"): the banner ([`Session::greeting`]), then zero or more directive lines (starting
+//! with `-`), each answered, then one query line, answered with the `Key: Value` records of
 //! [`mkdb::render::render_answer`] (without a second banner), then close. After
-//! `-holdconnect on` the session goes on answering directives and queries until `-quit`,
-//! a query after `-holdconnect off`, or end of input ([`Session::finish`]).
+//! `-holdconnect on` the session goes on answering directives and queries until `-quit`, a
+//! query after `-holdconnect off`, or end of input ([`Session::finish`]). Directive answers
+//! are RWhois responses made plain-whois friendly: every data line starts with `% ` (so a
+//! whois client shows them as comments) followed by the RWhois response keyword
+//! (`% class domain:description:...`), free-text explanations are `% ` lines too, and every
+//! directive answer ends with `%ok` or `%error NNN Text`, so a machine client can find its
+//! end.
 //!
-//! Directive answers are RWhois responses (RFC 2167) made plain-whois friendly: every data
-//! line starts with `% ` (so a whois client shows them as comments) followed by the RWhois
-//! response keyword (`% class domain:description:...`), and every directive answer ends with
-//! `%ok` or `%error NNN Text` as rwhoisd does, so a machine client can find its end. Lines end
-//! in CRLF.
+//! **RWhois** ([`Dialect::Rwhois`], RFC 2167, port 4321): the banner is
+//! `%rwhois V-1.5:<capability ID>:00 <host> (by whoisd <version>)`, the capability bits
+//! being those of the directives this session offers ([`SessionConfig::offers`]); `-rwhois`
+//! answers it again. Directive responses are RFC 2167's lines (`%class ...`, `%soa ...`),
+//! explanations go in `%info on` / `%info off` blocks, and each response ends in `%ok` or
+//! `%error NNN Text`. Queries are answered in the dump format by [`crate::rwhois`]
+//! (`class:Attribute:value`, an empty line after each object, `%ok`; `%error 230` when
+//! nothing matches; `%error 330` after `limit` objects when more match). Holdconnect starts
+//! on: the session stays open after a query until `-quit`, end of input, or a query after an
+//! explicit `-holdconnect off`.
+//!
+//! The record content of `-class`, `-schema`, `-soa`, `-status`, `-directive` and `-xfer`
+//! is RFC 2167's in both dialects (time-stamps `YYYYMMDDHHMMSSmmm`, types TEXT/ID, ON/OFF
+//! flags); only the line prefix differs. Private attributes never leave the server, in any
+//! dialect, to anyone.
+//!
+//! Authentication: when the server has [`SessionConfig::operators`],
+//! `-security on request password <name> <password>` (method also spelt `pw` or `crypt-pw`
+//! as rwhoisd does; the data may also be `<name>:<password>`) makes the session an operator
+//! session ([`crate::auth`] checks the argon2id hash); a wrong password or unknown name gets
+//! `%error 353 Authentication Failed` and closes the connection; `-security off` ends the
+//! operator session. Operators may `-xfer` (as may peers with [`SessionConfig::xfer_allowed`]).
+//! `-register` is not offered: it is refused with 401 to everyone else and with 400 to
+//! operators, since it is not connected to the change pipeline yet. Passwords are never
+//! echoed, stored or logged.
 //!
 //! Input rules: lines end in LF or CRLF; a line longer than [`SessionConfig::max_line`]
 //! bytes, or one holding control characters (NUL, other C0 controls except TAB, DEL) or
-//! invalid UTF-8, gets a `% Error:` line and `%error 350 Invalid Query Syntax`, then close;
+//! invalid UTF-8, gets an explanation and `%error 350 Invalid Query Syntax`, then close;
 //! at most `max_line + 1` bytes are ever buffered. Empty (or blank) lines are ignored, as
 //! rwhoisd does: they neither answer nor close, so a client's stray blank line before or
-//! after a query is harmless.
+//! after a query is harmless. Output lines end in CRLF.
+
+use std::sync::Arc;
 
 use mkdb::Generation;
 use mkdb::render::{AnswerOptions, render_answer};
 use mkdb::schema::{AttrType, ClassDef, IndexKind};
 
+use crate::auth::Operators;
 use crate::directive::Directive;
+use crate::rwhois;
 
 /// Default longest accepted input line, in bytes (terminator excluded).
 pub const DEFAULT_MAX_LINE: usize = 1024;
@@ -44,22 +73,40 @@ const SOA_REFRESH: u64 = 3_600;
 const SOA_INCREMENT: u64 = 1_800;
 const SOA_RETRY: u64 = 180;
 
+/// Which protocol a session speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// Port 43: the Public Whois Specification's `Key: Value` answers, one query per
+    /// connection unless `-holdconnect on`, directive responses as `% ` comment lines.
+    #[default]
+    Whois,
+    /// RWhois 1.5 (RFC 2167, port 4321): `%rwhois` banner, `%keyword` responses, dump-format
+    /// answers, the connection held open.
+    Rwhois,
+}
+
 /// What a session may do; set by the server per connection.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
+    /// The protocol spoken.
+    pub dialect: Dialect,
     /// Longest accepted input line in bytes, without its CR/LF.
     pub max_line: usize,
     /// Hit limit at the start of a session (clamped to `1..=max_limit`).
     pub default_limit: usize,
     /// Highest limit `-limit` accepts.
     pub max_limit: usize,
-    /// The peer may mirror the database with `-xfer`.
+    /// The peer may mirror the database with `-xfer` without authenticating.
     pub xfer_allowed: bool,
     /// Most records one `-xfer` sends; beyond it the answer ends in `%error 330`.
     pub xfer_max_records: usize,
+    /// The operators who may authenticate with `-security`; `None`: no authentication
+    /// (`-security` is then not offered).
+    pub operators: Option<Arc<Operators>>,
     /// The authority area served (`-soa`, `-class`, `-schema`, `-xfer`).
     pub authority: String,
-    /// This server's `host:port`, for `-soa primary`.
+    /// This server's `host:port`, for `-soa primary`; its host part names the server in the
+    /// RWhois banner.
     pub primary: String,
     /// The hostmaster's address, for `-soa` and `-status`.
     pub hostmaster: String,
@@ -76,15 +123,60 @@ fn system_now() -> u64 {
 impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
+            dialect: Dialect::Whois,
             max_line: DEFAULT_MAX_LINE,
             default_limit: mkdb::query::DEFAULT_LIMIT,
             max_limit: DEFAULT_MAX_LIMIT,
             xfer_allowed: false,
             xfer_max_records: DEFAULT_XFER_MAX_RECORDS,
+            operators: None,
             authority: "coop".into(),
             primary: "whois.nic.coop:43".into(),
             hostmaster: "hostmaster@nic.coop".into(),
             now: system_now,
+        }
+    }
+}
+
+impl SessionConfig {
+    /// Does a session with this configuration offer `d`, i.e. list it in `-directive` and
+    /// set its bit in the RWhois capability ID? `-rwhois` only in the RWhois dialect,
+    /// `-security` only with operators, `-xfer` only when someone on this connection could
+    /// use it (an allowed mirror, or an operator after authenticating), `-register` never
+    /// (not connected to the change pipeline yet).
+    pub fn offers(&self, d: Directive) -> bool {
+        match d {
+            Directive::Rwhois => self.dialect == Dialect::Rwhois,
+            Directive::Security => self.operators.is_some(),
+            Directive::Xfer => self.xfer_allowed || self.operators.is_some(),
+            Directive::Register => false,
+            _ => true,
+        }
+    }
+
+    /// The offered directives, in [`Directive::ALL`]'s order.
+    pub fn offered(&self) -> Vec<Directive> {
+        Directive::ALL
+            .into_iter()
+            .filter(|&d| self.offers(d))
+            .collect()
+    }
+
+    /// The RFC 2167 capability ID of the offered directives.
+    pub fn capability_id(&self) -> u32 {
+        Directive::ALL
+            .into_iter()
+            .filter(|&d| self.offers(d))
+            .fold(0, |acc, d| acc | d.capability())
+    }
+
+    /// The host part of [`SessionConfig::primary`] (without `:port`).
+    pub fn host(&self) -> &str {
+        match self.primary.rsplit_once(':') {
+            Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+                host
+            }
+            _ => &self.primary,
         }
     }
 }
@@ -98,7 +190,7 @@ pub enum Step {
     Close,
 }
 
-/// One port-43 connection's protocol state.
+/// One connection's protocol state.
 #[derive(Debug)]
 pub struct Session {
     config: SessionConfig,
@@ -107,16 +199,18 @@ pub struct Session {
     limit: usize,
     holdconnect: bool,
     forward: bool,
-    /// The method named by the last `-security on`, kept for the authentication to come.
-    security: Option<String>,
+    /// The operator this session authenticated as.
+    operator: Option<String>,
     closed: bool,
 }
 
-/// A directive's failure: RWhois code, its standard text, and an optional explanation.
+/// A directive's failure: RWhois code, its standard text, an optional explanation, and
+/// whether the connection closes after it.
 struct Fail {
     code: u16,
     text: &'static str,
     detail: Option<String>,
+    close: bool,
 }
 
 impl Fail {
@@ -125,6 +219,7 @@ impl Fail {
             code,
             text,
             detail: None,
+            close: false,
         }
     }
     fn because(mut self, detail: impl Into<String>) -> Fail {
@@ -134,13 +229,22 @@ impl Fail {
     fn syntax(usage: &str) -> Fail {
         Fail::new(338, "Invalid Directive Syntax").because(format!("usage: {usage}"))
     }
+    fn not_offered(name: &str) -> Fail {
+        Fail::new(400, "Directive Not Available").because(format!(
+            "-{name} is not offered here; -directive lists those that are"
+        ))
+    }
 }
 
 type Answer = Result<Step, Fail>;
 
-/// Writes `% keyword rest` (or `% keyword` when `rest` is empty).
-fn rec(out: &mut Vec<u8>, keyword: &str, rest: &str) {
-    out.extend_from_slice(b"% ");
+/// Writes a response line: `% keyword rest` (port 43) or `%keyword rest` (RWhois), without
+/// the space and `rest` when `rest` is empty.
+fn rec(d: Dialect, out: &mut Vec<u8>, keyword: &str, rest: &str) {
+    out.extend_from_slice(match d {
+        Dialect::Whois => b"% ",
+        Dialect::Rwhois => b"%",
+    });
     out.extend_from_slice(keyword.as_bytes());
     if !rest.is_empty() {
         out.push(b' ');
@@ -149,11 +253,17 @@ fn rec(out: &mut Vec<u8>, keyword: &str, rest: &str) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Writes a free-text comment line `% text`.
-fn note(out: &mut Vec<u8>, text: &str) {
-    out.extend_from_slice(b"% ");
-    out.extend_from_slice(text.as_bytes());
-    out.extend_from_slice(b"\r\n");
+/// Writes a free-text explanation: a `% text` comment line (port 43) or an `%info` block
+/// (RWhois).
+fn note(d: Dialect, out: &mut Vec<u8>, text: &str) {
+    match d {
+        Dialect::Whois => {
+            out.extend_from_slice(b"% ");
+            out.extend_from_slice(text.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        Dialect::Rwhois => rwhois::info(out, text),
+    }
 }
 
 fn on_off(b: bool) -> &'static str {
@@ -168,23 +278,32 @@ fn parse_on_off(args: &[&str], usage: &str) -> Result<bool, Fail> {
     }
 }
 
-fn index_name(i: IndexKind) -> &'static str {
-    match i {
-        IndexKind::None => "NONE",
-        IndexKind::Exact => "EXACT",
-        IndexKind::All => "ALL",
+/// The first whitespace-separated word of `s` and the rest after it (start trimmed).
+fn split_word(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    match s.find(char::is_whitespace) {
+        Some(i) => (&s[..i], s[i..].trim_start()),
+        None => (s, ""),
     }
 }
 
-fn type_name(t: AttrType) -> &'static str {
-    match t {
-        AttrType::Text => "TEXT",
-        AttrType::Domain => "DOMAIN",
-        AttrType::Ip => "IP",
-        AttrType::Date => "DATE",
-        AttrType::Id => "ID",
-        AttrType::Linked => "LINKED",
-    }
+/// `word` without a case-insensitive ASCII `prefix`.
+fn strip_prefix_ci<'a>(word: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = word.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &word[prefix.len()..])
+}
+
+/// RFC 2167's attribute type: ID for a reference to another object, TEXT otherwise.
+fn rwhois_type(a: &mkdb::schema::AttrDef) -> &'static str {
+    if a.references.is_some() { "ID" } else { "TEXT" }
+}
+
+/// The generation's RFC 2167 time-stamp: its creation time, with the generation number
+/// (modulo 1000) in the milliseconds so that two generations published within one second
+/// still have different serials.
+fn serial(g: &Generation) -> String {
+    rwhois::time_stamp(&g.created, g.number)
 }
 
 impl Session {
@@ -198,16 +317,27 @@ impl Session {
             },
             buf: Vec::new(),
             limit: config.default_limit.clamp(1, max_limit),
-            holdconnect: false,
+            holdconnect: config.dialect == Dialect::Rwhois,
             forward: false,
-            security: None,
+            operator: None,
             closed: false,
         }
     }
 
-    /// Writes the banner sent once when the client connects.
+    /// Writes the banner sent once when the client connects: the whois banner, or the
+    /// `%rwhois` line with the capability ID.
     pub fn greeting(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(mkdb::render::BANNER.as_bytes());
+        match self.config.dialect {
+            Dialect::Whois => out.extend_from_slice(mkdb::render::BANNER.as_bytes()),
+            Dialect::Rwhois => {
+                rwhois::banner(self.config.capability_id(), self.config.host(), out);
+            }
+        }
+    }
+
+    /// The dialect spoken.
+    pub fn dialect(&self) -> Dialect {
+        self.config.dialect
     }
 
     /// The current hit limit.
@@ -215,7 +345,7 @@ impl Session {
         self.limit
     }
 
-    /// Is `-holdconnect on` in force?
+    /// Is holdconnect in force (`-holdconnect on`, or an RWhois session by default)?
     pub fn holdconnect(&self) -> bool {
         self.holdconnect
     }
@@ -225,9 +355,9 @@ impl Session {
         self.forward
     }
 
-    /// The method named by the last `-security on` (authentication is not implemented).
-    pub fn security_method(&self) -> Option<&str> {
-        self.security.as_deref()
+    /// The operator this session authenticated as with `-security`, if any.
+    pub fn operator(&self) -> Option<&str> {
+        self.operator.as_deref()
     }
 
     /// Has the session ended (after [`Step::Close`])?
@@ -285,13 +415,20 @@ impl Session {
     fn close(&mut self) -> Step {
         self.closed = true;
         self.buf = Vec::new();
+        self.operator = None;
         Step::Close
     }
 
     fn reject(&mut self, out: &mut Vec<u8>, why: &str) -> Step {
-        out.extend_from_slice(b"% Error: ");
-        out.extend_from_slice(why.as_bytes());
-        out.extend_from_slice(b"\r\n%error 350 Invalid Query Syntax\r\n");
+        match self.config.dialect {
+            Dialect::Whois => {
+                out.extend_from_slice(b"% Error: ");
+                out.extend_from_slice(why.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            Dialect::Rwhois => rwhois::info(out, why),
+        }
+        out.extend_from_slice(b"%error 350 Invalid Query Syntax\r\n");
         self.close()
     }
 
@@ -318,23 +455,29 @@ impl Session {
             return Step::Continue;
         }
         if let Some(body) = text.strip_prefix('-') {
-            let step = match self.directive(body, g, out) {
+            return match self.directive(body, g, out) {
                 Ok(step) => step,
                 Err(f) => {
                     if let Some(d) = &f.detail {
-                        note(out, d);
+                        note(self.config.dialect, out, d);
                     }
                     out.extend_from_slice(format!("%error {} {}\r\n", f.code, f.text).as_bytes());
-                    Step::Continue
+                    if f.close { Step::Close } else { Step::Continue }
                 }
             };
-            return step;
         }
-        let opts = AnswerOptions {
-            limit: self.limit,
-            banner: false,
-        };
-        let _ = render_answer(g, text, opts, out);
+        match self.config.dialect {
+            Dialect::Whois => {
+                let opts = AnswerOptions {
+                    limit: self.limit,
+                    banner: false,
+                };
+                let _ = render_answer(g, text, opts, out);
+            }
+            Dialect::Rwhois => {
+                let _ = rwhois::dump_answer(g, text, self.limit, out);
+            }
+        }
         if self.holdconnect {
             Step::Continue
         } else {
@@ -344,23 +487,27 @@ impl Session {
 
     /// A directive line without its `-`; on success writes the answer including `%ok`.
     fn directive(&mut self, body: &str, g: &Generation, out: &mut Vec<u8>) -> Answer {
-        let mut words = body.split_whitespace();
-        let Some(name) = words.next() else {
+        let (name, rest) = split_word(body);
+        if name.is_empty() {
             return Err(Fail::syntax("-<directive> [arguments]"));
+        }
+        let args: Vec<&str> = rest.split_whitespace().collect();
+        // `-register` and `-xfer` are known even where not offered: their refusal says
+        // why (not authorised) rather than "no such directive".
+        let Some(d) = Directive::lookup(name).filter(|&d| {
+            self.config.offers(d) || matches!(d, Directive::Register | Directive::Xfer)
+        }) else {
+            return Err(Fail::not_offered(name));
         };
-        let args: Vec<&str> = words.collect();
-        let Some(d) = Directive::lookup(name) else {
-            return Err(Fail::new(400, "Directive Not Available").because(format!(
-                "-{name} is not offered here; -directive lists those that are"
-            )));
-        };
+        let dialect = self.config.dialect;
         let step = match d {
+            Directive::Rwhois => self.rwhois(&args, out)?,
             Directive::Class => self.class(&args, g, out)?,
-            Directive::Directive => Self::directives(&args, out)?,
-            Directive::Display => Self::display(&args, out)?,
+            Directive::Directive => self.directives(&args, out)?,
+            Directive::Display => self.display(&args, out)?,
             Directive::Forward => {
                 self.forward = parse_on_off(&args, "-forward on|off")?;
-                note(out, "referrals are not followed by this server");
+                note(dialect, out, "referrals are not followed by this server");
                 Step::Continue
             }
             Directive::Holdconnect => {
@@ -368,7 +515,7 @@ impl Session {
                 Step::Continue
             }
             Directive::Limit => self.set_limit(&args, out)?,
-            Directive::Security => self.security(&args)?,
+            Directive::Security => self.security(rest)?,
             Directive::Notify => Self::notify(&args)?,
             Directive::Quit => {
                 if !args.is_empty() {
@@ -376,12 +523,7 @@ impl Session {
                 }
                 Step::Close
             }
-            Directive::Register => {
-                return Err(Fail::new(401, "Not Authorized For Directive").because(
-                    "registration is for authenticated operators only; \
-                     registrars use EPP",
-                ));
-            }
+            Directive::Register => return Err(self.register()),
             Directive::Schema => self.schema(&args, g, out)?,
             Directive::Soa => self.soa(&args, g, out)?,
             Directive::Status => self.status(&args, g, out)?,
@@ -391,12 +533,39 @@ impl Session {
                     return Err(Fail::syntax("-X-date"));
                 }
                 let now = mkdb::generation::rfc3339((self.config.now)());
-                rec(out, "X-date", &now);
+                rec(dialect, out, "X-date", &now);
                 Step::Continue
             }
         };
         out.extend_from_slice(b"%ok\r\n");
         Ok(step)
+    }
+
+    /// `-rwhois V-1.5 [implementation]`: the banner again (RFC 2167 section 3.2.1).
+    fn rwhois(&self, args: &[&str], out: &mut Vec<u8>) -> Answer {
+        match args.first() {
+            Some(v) if v.eq_ignore_ascii_case(rwhois::VERSION) => {
+                rwhois::banner(self.config.capability_id(), self.config.host(), out);
+                Ok(Step::Continue)
+            }
+            Some(v)
+                if strip_prefix_ci(v, "V-").is_some_and(|n| {
+                    n.split_once('.').is_some_and(|(a, b)| {
+                        [a, b]
+                            .iter()
+                            .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
+                    })
+                }) =>
+            {
+                Err(
+                    Fail::new(300, "Not Compatible With Version").because(format!(
+                        "this server speaks RWhois {} only",
+                        rwhois::VERSION
+                    )),
+                )
+            }
+            _ => Err(Fail::syntax("-rwhois V-1.5 [implementation]")),
+        }
     }
 
     /// Classes named in `args` after an optional authority area; all when none is named.
@@ -417,76 +586,97 @@ impl Session {
             .collect()
     }
 
+    /// `-class`: per class `description`, `version` (RFC 2167 time-stamp of the
+    /// generation), aliases and the number of records, then an empty `class` line.
     fn class(&self, args: &[&str], g: &Generation, out: &mut Vec<u8>) -> Answer {
+        let d = self.config.dialect;
+        let version = serial(g);
         for c in self.classes(args, g)? {
             let n = &c.name;
-            rec(out, "class", &format!("{n}:description:{}", c.description));
-            for a in &c.aliases {
-                rec(out, "class", &format!("{n}:alias:{a}"));
-            }
-            rec(out, "class", &format!("{n}:version:{}", g.number));
             rec(
+                d,
+                out,
+                "class",
+                &format!("{n}:description:{}", c.description),
+            );
+            rec(d, out, "class", &format!("{n}:version:{version}"));
+            for a in &c.aliases {
+                rec(d, out, "class", &format!("{n}:alias:{a}"));
+            }
+            rec(
+                d,
                 out,
                 "class",
                 &format!("{n}:records:{}", g.record_count(c.id)),
             );
-            rec(out, "class", "");
+            rec(d, out, "class", "");
         }
         Ok(Step::Continue)
     }
 
-    fn directives(args: &[&str], out: &mut Vec<u8>) -> Answer {
+    fn directives(&self, args: &[&str], out: &mut Vec<u8>) -> Answer {
+        let d = self.config.dialect;
         let list: Vec<Directive> = match args {
-            [] => Directive::OFFERED.to_vec(),
+            [] => self.config.offered(),
             [name] => {
                 let name = name.strip_prefix('-').unwrap_or(name);
-                match Directive::lookup(name) {
-                    Some(d) => vec![d],
-                    None => {
-                        return Err(Fail::new(400, "Directive Not Available")
-                            .because(format!("-{name} is not offered here")));
-                    }
+                match Directive::lookup(name).filter(|&x| self.config.offers(x)) {
+                    Some(x) => vec![x],
+                    None => return Err(Fail::not_offered(name)),
                 }
             }
             _ => return Err(Fail::syntax("-directive [name]")),
         };
-        for d in list {
-            rec(out, "directive", &format!("directive:{}", d.name()));
+        for x in list {
+            rec(d, out, "directive", &format!("directive:{}", x.name()));
             rec(
+                d,
                 out,
                 "directive",
-                &format!("description:{}", d.description()),
+                &format!("description:{}", x.description()),
             );
-            rec(out, "directive", "");
+            rec(d, out, "directive", "");
         }
         Ok(Step::Continue)
     }
 
-    fn display(args: &[&str], out: &mut Vec<u8>) -> Answer {
+    /// `-display`: port 43 has `whois` (`dump` accepted as its alias); RWhois has `dump`.
+    fn display(&self, args: &[&str], out: &mut Vec<u8>) -> Answer {
+        let d = self.config.dialect;
+        let (name, description, aliases): (&str, &str, &[&str]) = match d {
+            Dialect::Whois => (
+                "whois",
+                "Key: Value lines of the Public Whois Specification (alias dump)",
+                &["whois", "dump"],
+            ),
+            Dialect::Rwhois => (
+                "dump",
+                "class:attribute:value lines (RFC 2167 section 3.4)",
+                &["dump"],
+            ),
+        };
         match args {
             [] => {
-                rec(out, "display", "name:whois");
-                rec(
-                    out,
-                    "display",
-                    "description:Key: Value lines of the Public Whois Specification (alias dump)",
-                );
-                rec(out, "display", "");
+                rec(d, out, "display", &format!("name:{name}"));
+                rec(d, out, "display", &format!("description:{description}"));
+                rec(d, out, "display", "");
                 Ok(Step::Continue)
             }
-            [name] if name.eq_ignore_ascii_case("whois") || name.eq_ignore_ascii_case("dump") => {
-                Ok(Step::Continue)
-            }
-            [name] => Err(Fail::new(436, "Invalid Display Format")
-                .because(format!("no display {name}; the only display is whois"))),
+            [x] if aliases.iter().any(|a| a.eq_ignore_ascii_case(x)) => Ok(Step::Continue),
+            [x] => Err(Fail::new(436, "Invalid Display Format")
+                .because(format!("no display {x}; the only display is {name}"))),
             _ => Err(Fail::syntax("-display [name]")),
         }
     }
 
     fn set_limit(&mut self, args: &[&str], out: &mut Vec<u8>) -> Answer {
         match args {
+            // RFC 2167 has no query form of -limit (-status shows it); port 43 keeps one.
+            [] if self.config.dialect == Dialect::Rwhois => {
+                Err(Fail::syntax("-limit N (-status shows the limit)"))
+            }
             [] => {
-                rec(out, "limit", &self.limit.to_string());
+                rec(self.config.dialect, out, "limit", &self.limit.to_string());
                 Ok(Step::Continue)
             }
             [n] => {
@@ -516,27 +706,81 @@ impl Session {
         ))
     }
 
-    fn security(&mut self, args: &[&str]) -> Answer {
-        match args {
-            [off] if off.eq_ignore_ascii_case("off") => {
-                self.security = None;
-                Ok(Step::Continue)
-            }
-            [on, dir, method, ..]
-                if on.eq_ignore_ascii_case("on")
-                    && (dir.eq_ignore_ascii_case("request")
-                        || dir.eq_ignore_ascii_case("response")) =>
-            {
-                self.security = Some(method.to_ascii_lowercase());
-                Err(Fail::new(352, "Invalid Security Method").because(format!(
-                    "authentication method {method} is not available: \
-                     no authentication methods are implemented yet"
-                )))
-            }
-            _ => Err(Fail::syntax(
-                "-security on request|response <method> [data] | -security off",
-            )),
+    /// `-security on request password <name> <password>` (also `pw`/`crypt-pw`, and
+    /// `<name>:<password>`), or `-security off`. `rest` is the line after `-security`, so a
+    /// password keeps its inner spaces. Nothing of the data is ever echoed: an error names
+    /// neither the password nor the method word (a client that forgot the method would see
+    /// its password there).
+    fn security(&mut self, rest: &str) -> Answer {
+        const USAGE: &str = "-security on request password <name> <password> | -security off";
+        let Some(ops) = self.config.operators.clone() else {
+            return Err(Fail::not_offered("security"));
+        };
+        let (switch, rest) = split_word(rest);
+        if switch.eq_ignore_ascii_case("off") && rest.is_empty() {
+            self.operator = None;
+            return Ok(Step::Continue);
         }
+        let (direction, rest) = split_word(rest);
+        let (method, data) = split_word(rest);
+        let request = direction.eq_ignore_ascii_case("request");
+        if !switch.eq_ignore_ascii_case("on")
+            || !(request || direction.eq_ignore_ascii_case("response"))
+            || method.is_empty()
+        {
+            return Err(Fail::syntax(USAGE));
+        }
+        // RFC 2167 names the method `password`; rwhoisd spells it `pw`, or `crypt-pw` when
+        // its stored guardian password is crypt()ed. The client sends the cleartext password
+        // with all three, and this server stores argon2id hashes whatever the spelling.
+        let password_method = ["password", "pw", "crypt-pw"]
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(method));
+        if !password_method {
+            return Err(Fail::new(352, "Invalid Security Method")
+                .because("the only security method offered is password"));
+        }
+        if !request {
+            return Err(Fail::new(352, "Invalid Security Method")
+                .because("the password method authenticates requests only"));
+        }
+        // `<name>:<password>` when the first word holds a `:` (names cannot), else
+        // `<name> <password>`; the password is the rest of the line, inner spaces kept.
+        let (name, password) = match data.split_once(':') {
+            Some((name, password)) if !name.contains(char::is_whitespace) => (name, password),
+            _ => split_word(data),
+        };
+        if name.is_empty() || password.is_empty() {
+            return Err(Fail::syntax(USAGE));
+        }
+        if ops.verify(name, password) {
+            self.operator = Some(name.to_string());
+            return Ok(Step::Continue);
+        }
+        // RFC 2167's code for exactly this is 353 Authentication Failed. It is a 3XX
+        // ("retry that command") code, but this server then closes the connection, so each
+        // guess costs a new connection (and passes the server's per-address limits); no 5XX
+        // code means "authentication failed". An unknown name gets the very same answer,
+        // after the same work (`Operators::verify`).
+        self.operator = None;
+        Err(Fail {
+            close: true,
+            ..Fail::new(353, "Authentication Failed")
+                .because("authentication failed; closing the connection")
+        })
+    }
+
+    /// `-register` is not offered: unauthenticated clients are not authorised (401); an
+    /// operator learns it is not connected yet (400), and nothing changes.
+    fn register(&self) -> Fail {
+        if self.operator.is_none() {
+            return Fail::new(401, "Not Authorized For Directive")
+                .because("registration is for authenticated operators only; registrars use EPP");
+        }
+        Fail::new(400, "Directive Not Available").because(
+            "-register is not connected to the registry's change pipeline yet: nothing was \
+             changed; edit the source tree and run loader compile instead",
+        )
     }
 
     fn notify(args: &[&str]) -> Answer {
@@ -551,129 +795,173 @@ impl Session {
         }
     }
 
+    /// `-schema`: per attribute RFC 2167's fields (attribute, description, type TEXT/ID,
+    /// format, indexed, required, multi-line, repeatable, primary, hierarchical, private),
+    /// then this schema's own (alias, display, references), then an empty `schema` line.
     fn schema(&self, args: &[&str], g: &Generation, out: &mut Vec<u8>) -> Answer {
+        let d = self.config.dialect;
         for c in self.classes(args, g)? {
             for a in &c.attrs {
-                let field = |k: &str, v: &str| format!("{}:{k}:{v}", c.name);
-                rec(out, "schema", &field("attribute", &a.name));
-                for alias in &a.aliases {
-                    rec(out, "schema", &field("alias", alias));
-                }
+                let mut field =
+                    |k: &str, v: &str| rec(d, out, "schema", &format!("{}:{k}:{v}", c.name));
+                field("attribute", &a.name);
                 if !a.description.is_empty() {
-                    rec(out, "schema", &field("description", &a.description));
+                    field("description", &a.description);
                 }
-                if let Some(d) = &a.display {
-                    rec(out, "schema", &field("display", d));
+                field("type", rwhois_type(a));
+                if let Some(f) = &a.format {
+                    field("format", &format!("re:{}", f.as_str()));
                 }
-                rec(out, "schema", &field("type", type_name(a.ty)));
-                rec(out, "schema", &field("indexed", index_name(a.index)));
-                rec(out, "schema", &field("primary", on_off(a.primary_key)));
-                rec(out, "schema", &field("required", on_off(a.required)));
-                rec(out, "schema", &field("repeatable", on_off(a.repeatable)));
-                rec(out, "schema", &field("private", on_off(a.private)));
+                field("indexed", on_off(a.index != IndexKind::None));
+                field("required", on_off(a.required));
+                field("multi-line", on_off(false));
+                field("repeatable", on_off(a.repeatable));
+                field("primary", on_off(a.primary_key));
+                field("hierarchical", on_off(a.ty == AttrType::Domain));
+                field("private", on_off(a.private));
+                for alias in &a.aliases {
+                    field("alias", alias);
+                }
+                if let Some(x) = &a.display {
+                    field("display", x);
+                }
                 if let Some(r) = &a.references {
-                    rec(out, "schema", &field("references", r));
+                    field("references", r);
                 }
-                rec(out, "schema", "");
+                rec(d, out, "schema", "");
             }
         }
         Ok(Step::Continue)
     }
 
+    /// `-soa [area..]`: RFC 2167's SOA record of the one authority area served.
     fn soa(&self, args: &[&str], g: &Generation, out: &mut Vec<u8>) -> Answer {
+        let d = self.config.dialect;
         let aa = &self.config.authority;
         if let Some(bad) = args.iter().find(|a| !a.eq_ignore_ascii_case(aa)) {
             return Err(Fail::new(340, "Invalid Authority Area").because(format!(
                 "{bad} is not served here; the authority area is {aa}"
             )));
         }
-        rec(out, "soa", &format!("authority:{aa}"));
-        rec(out, "soa", &format!("ttl:{SOA_TTL}"));
-        rec(out, "soa", &format!("serial:{}", g.number));
-        rec(out, "soa", &format!("refresh:{SOA_REFRESH}"));
-        rec(out, "soa", &format!("increment:{SOA_INCREMENT}"));
-        rec(out, "soa", &format!("retry:{SOA_RETRY}"));
-        rec(
-            out,
-            "soa",
-            &format!("hostmaster:{}", self.config.hostmaster),
-        );
-        rec(out, "soa", &format!("primary:{}", self.config.primary));
-        rec(out, "soa", &format!("updated:{}", g.created));
-        rec(out, "soa", "");
+        let hm = &self.config.hostmaster;
+        rec(d, out, "soa", &format!("authority:{aa}"));
+        rec(d, out, "soa", &format!("ttl:{SOA_TTL}"));
+        rec(d, out, "soa", &format!("serial:{}", serial(g)));
+        rec(d, out, "soa", &format!("refresh:{SOA_REFRESH}"));
+        rec(d, out, "soa", &format!("increment:{SOA_INCREMENT}"));
+        rec(d, out, "soa", &format!("retry:{SOA_RETRY}"));
+        rec(d, out, "soa", &format!("tech-contact:{hm}"));
+        rec(d, out, "soa", &format!("admin-contact:{hm}"));
+        rec(d, out, "soa", &format!("hostmaster:{hm}"));
+        rec(d, out, "soa", &format!("primary:{}", self.config.primary));
+        rec(d, out, "soa", &format!("generation:{}", g.number));
+        rec(d, out, "soa", &format!("updated:{}", g.created));
+        rec(d, out, "soa", "");
         Ok(Step::Continue)
     }
 
+    /// `-status`: RFC 2167's flags (limit, holdconnect, forward, objects, display,
+    /// contact), then per-class counts, the generation and the time.
     fn status(&self, args: &[&str], g: &Generation, out: &mut Vec<u8>) -> Answer {
         if !args.is_empty() {
             return Err(Fail::syntax("-status"));
         }
-        rec(out, "status", &format!("limit:{}", self.limit));
-        rec(
-            out,
-            "status",
-            &format!("holdconnect:{}", on_off(self.holdconnect)),
-        );
-        rec(out, "status", &format!("forward:{}", on_off(self.forward)));
-        rec(out, "status", "display:whois");
+        let d = self.config.dialect;
+        let mut line = |k: &str, v: &str| rec(d, out, "status", &format!("{k}:{v}"));
+        line("limit", &self.limit.to_string());
+        line("holdconnect", on_off(self.holdconnect));
+        line("forward", on_off(self.forward));
         let total: u64 = g.schema.classes.iter().map(|c| g.record_count(c.id)).sum();
-        rec(out, "status", &format!("objects:{total}"));
+        line("objects", &total.to_string());
+        line(
+            "display",
+            match d {
+                Dialect::Whois => "whois",
+                Dialect::Rwhois => "dump",
+            },
+        );
+        line("contact", &self.config.hostmaster);
         for c in &g.schema.classes {
-            rec(
-                out,
-                "status",
-                &format!("objects-{}:{}", c.name, g.record_count(c.id)),
+            line(
+                &format!("objects-{}", c.name),
+                &g.record_count(c.id).to_string(),
             );
         }
-        rec(out, "status", &format!("generation:{}", g.number));
-        rec(out, "status", &format!("generation-created:{}", g.created));
-        let now = mkdb::generation::rfc3339((self.config.now)());
-        rec(out, "status", &format!("time:{now}"));
-        rec(
-            out,
-            "status",
-            &format!("contact:{}", self.config.hostmaster),
-        );
+        line("generation", &g.number.to_string());
+        line("generation-created", &g.created);
+        line("time", &mkdb::generation::rfc3339((self.config.now)()));
         Ok(Step::Continue)
     }
 
-    /// `-xfer [area] [class] [attribute..]`: `% xfer class:Attr:value` lines, `% xfer`
-    /// after each record; private attributes never leave the server.
+    /// `-xfer [area] [class [attribute..]]`, or RFC 2167's
+    /// `-xfer area [class=<class> [attribute=<attr>..]].. [serial]`: `xfer class:Attr:value`
+    /// lines, an empty `xfer` line after each record; private attributes never leave the
+    /// server. A serial number asks for an incremental transfer, which is not offered:
+    /// `332 Nothing To Transfer` when it is current, otherwise `338`.
     fn xfer(&self, args: &[&str], g: &Generation, out: &mut Vec<u8>) -> Answer {
-        if !self.config.xfer_allowed {
-            return Err(Fail::new(401, "Not Authorized For Directive")
-                .because("bulk transfer is only for authorised mirrors"));
+        if !self.config.xfer_allowed && self.operator.is_none() {
+            return Err(Fail::new(401, "Not Authorized For Directive").because(
+                "bulk transfer is only for authorised mirrors and authenticated operators",
+            ));
         }
+        const USAGE: &str = "-xfer [area] [class=]<class> [[attribute=]<attribute>..] [serial]";
+        let d = self.config.dialect;
         let args = match args.split_first() {
             Some((aa, rest)) if aa.eq_ignore_ascii_case(&self.config.authority) => rest,
             _ => args,
         };
-        let (classes, attrs): (Vec<&ClassDef>, &[&str]) = match args.split_first() {
-            None => (g.schema.classes.iter().collect(), &[]),
-            Some((name, attrs)) => match g.schema.class(name) {
-                Some(c) => (vec![c], attrs),
-                None => {
-                    return Err(Fail::new(341, "Invalid Class").because(format!("no class {name}")));
-                }
-            },
+        let class = |name: &str| {
+            g.schema
+                .class(name)
+                .ok_or_else(|| Fail::new(341, "Invalid Class").because(format!("no class {name}")))
         };
-        // Selected attribute ids (empty: all public ones).
-        let mut wanted: Vec<u16> = Vec::new();
-        if let Some(&c) = classes.first() {
-            for tag in attrs {
-                let Some(a) = c.attr_by_tag(tag) else {
-                    return Err(Fail::new(320, "Invalid Attribute")
-                        .because(format!("class {} has no attribute {tag}", c.name)));
-                };
-                if a.private {
-                    return Err(Fail::new(401, "Not Authorized For Directive")
-                        .because(format!("{} is private and never transferred", a.name)));
-                }
-                wanted.push(a.id);
+        // (class, selected attribute ids: empty for all public ones)
+        let mut selection: Vec<(&ClassDef, Vec<u16>)> = Vec::new();
+        let mut serial_asked = None;
+        for (i, arg) in args.iter().enumerate() {
+            if let Some(name) = strip_prefix_ci(arg, "class=") {
+                selection.push((class(name)?, Vec::new()));
+                continue;
             }
+            let is_serial = arg.len() == 17 && arg.bytes().all(|b| b.is_ascii_digit());
+            if i + 1 == args.len() && is_serial {
+                serial_asked = Some(*arg);
+                continue;
+            }
+            let tag = strip_prefix_ci(arg, "attribute=");
+            let Some((c, wanted)) = selection.last_mut() else {
+                if tag.is_some() {
+                    return Err(Fail::syntax(USAGE));
+                }
+                selection.push((class(arg)?, Vec::new()));
+                continue;
+            };
+            let tag = tag.unwrap_or(arg);
+            let Some(a) = c.attr_by_tag(tag) else {
+                return Err(Fail::new(320, "Invalid Attribute")
+                    .because(format!("class {} has no attribute {tag}", c.name)));
+            };
+            if a.private {
+                return Err(Fail::new(401, "Not Authorized For Directive")
+                    .because(format!("{} is private and never transferred", a.name)));
+            }
+            wanted.push(a.id);
+        }
+        if let Some(s) = serial_asked {
+            if s >= serial(g).as_str() {
+                return Err(
+                    Fail::new(332, "Nothing To Transfer").because("the serial number is current")
+                );
+            }
+            return Err(Fail::syntax(USAGE).because(
+                "incremental transfer is not offered; omit the serial number for a full transfer",
+            ));
+        }
+        if selection.is_empty() {
+            selection = g.schema.classes.iter().map(|c| (c, Vec::new())).collect();
         }
         let mut sent = 0usize;
-        for c in classes {
+        for (c, wanted) in selection {
             for &s in g
                 .by_class
                 .get(usize::from(c.id))
@@ -695,7 +983,10 @@ impl Session {
                         if a.private || (!wanted.is_empty() && !wanted.contains(&id)) {
                             continue;
                         }
-                        out.extend_from_slice(b"% xfer ");
+                        out.extend_from_slice(match d {
+                            Dialect::Whois => b"% xfer ",
+                            Dialect::Rwhois => b"%xfer ",
+                        });
                         out.extend_from_slice(c.name.as_bytes());
                         out.push(b':');
                         out.extend_from_slice(a.name.as_bytes());
@@ -703,7 +994,7 @@ impl Session {
                         out.extend_from_slice(value);
                         out.extend_from_slice(b"\r\n");
                     }
-                    rec(out, "xfer", "");
+                    rec(d, out, "xfer", "");
                     sent += 1;
                 }
             }
@@ -757,6 +1048,42 @@ mod tests {
 
     fn run(input: &str) -> (String, Step) {
         run_with(&config(), input.as_bytes())
+    }
+
+    /// The password of operator `alice` in [`operator_config`].
+    const PASSWORD: &str = "correct horse battery staple";
+
+    /// Operators `alice` and `bob` (hashed once for all tests: hashing is slow).
+    fn operators() -> Arc<Operators> {
+        static OPS: OnceLock<Arc<Operators>> = OnceLock::new();
+        OPS.get_or_init(|| {
+            let text = format!(
+                "# test operators\nalice:{}\nbob:{}\n",
+                crate::auth::hash_password(PASSWORD),
+                crate::auth::hash_password("something else entirely")
+            );
+            Arc::new(Operators::parse("test-operators", &text).expect("parses"))
+        })
+        .clone()
+    }
+
+    fn operator_config() -> SessionConfig {
+        SessionConfig {
+            operators: Some(operators()),
+            ..config()
+        }
+    }
+
+    fn rwhois_config() -> SessionConfig {
+        SessionConfig {
+            dialect: Dialect::Rwhois,
+            primary: "rwhois.nic.coop:4321".into(),
+            ..config()
+        }
+    }
+
+    fn rw(input: &str) -> (String, Step) {
+        run_with(&rwhois_config(), input.as_bytes())
     }
 
     /// Nothing private ever leaves the server.
@@ -1048,9 +1375,14 @@ mod tests {
             .lines()
             .filter_map(|l| l.strip_prefix("% directive directive:"))
             .collect();
-        let want: Vec<&str> = Directive::OFFERED.iter().map(|d| d.name()).collect();
+        let want: Vec<&str> = config().offered().iter().map(|d| d.name()).collect();
         assert_eq!(names, want);
-        assert_eq!(names.len(), 15);
+        // No -rwhois on port 43, no -security without operators, no -xfer for a peer that
+        // may not mirror, never -register (not connected yet).
+        assert_eq!(names.len(), 12);
+        for absent in ["pgp", "rwhois", "security", "xfer", "register"] {
+            assert!(!names.contains(&absent), "{absent} listed");
+        }
         assert!(!out.contains("pgp"));
         assert!(out.contains("% directive description:hold the connection boolean\r\n"));
         assert_eq!(last_line(&out), "%ok");
@@ -1061,8 +1393,21 @@ mod tests {
              % directive description:displays and sets record hit limit\r\n\
              % directive\r\n%ok\r\n"
         );
-        let (out, _) = run("-directive X-pgp\r\n");
-        assert_eq!(last_line(&out), "%error 400 Directive Not Available");
+        for absent in ["X-pgp", "register", "security", "xfer", "rwhois"] {
+            let (out, _) = run(&format!("-directive {absent}\r\n"));
+            assert_eq!(last_line(&out), "%error 400 Directive Not Available");
+        }
+        // Offered with operators (security, xfer) or to a mirror (xfer).
+        let (out, _) = run_with(&operator_config(), b"-directive\r\n");
+        assert!(out.contains("% directive directive:security\r\n"));
+        assert!(out.contains("% directive directive:xfer\r\n"));
+        assert!(!out.contains("directive:register"));
+        let mirror = SessionConfig {
+            xfer_allowed: true,
+            ..config()
+        };
+        let (out, _) = run_with(&mirror, b"-directive xfer\r\n");
+        assert_eq!(last_line(&out), "%ok");
         let (out, _) = run("-directive a b\r\n");
         assert_eq!(last_line(&out), "%error 338 Invalid Directive Syntax");
     }
@@ -1185,21 +1530,198 @@ mod tests {
     }
 
     #[test]
-    fn security_is_recorded_but_not_implemented() {
-        let mut s = Session::new(&config());
+    fn security_is_not_offered_without_operators() {
+        for line in [
+            "-security on request password alice correct horse\r\n",
+            "-security off\r\n",
+        ] {
+            let (out, step) = run(line);
+            assert_eq!(step, Step::Continue);
+            assert_eq!(last_line(&out), "%error 400 Directive Not Available");
+            assert!(!out.contains("correct horse"));
+        }
+    }
+
+    #[test]
+    fn security_right_password_authenticates() {
+        let cfg = operator_config();
+        for line in [
+            format!("-security on request password alice {PASSWORD}\r\n"),
+            format!("-SECURITY ON REQUEST PW alice {PASSWORD}\r\n"),
+            format!("-security on request crypt-pw alice:{PASSWORD}\r\n"),
+            format!("-security   on  request  password   alice   {PASSWORD}  \r\n"),
+        ] {
+            let mut s = Session::new(&cfg);
+            let mut out = Vec::new();
+            assert_eq!(s.feed(line.as_bytes(), db(), &mut out), Step::Continue);
+            assert_eq!(out, b"%ok\r\n", "{line}");
+            assert_eq!(s.operator(), Some("alice"));
+        }
+    }
+
+    #[test]
+    fn security_wrong_password_closes() {
+        let cfg = operator_config();
+        let mut s = Session::new(&cfg);
         let mut out = Vec::new();
-        s.feed(b"-security on request pw secret\r\n", db(), &mut out);
-        assert_eq!(s.security_method(), Some("pw"));
+        let step = s.feed(
+            b"-security on request password alice hunter2\r\n-status\r\n",
+            db(),
+            &mut out,
+        );
+        assert_eq!(step, Step::Close);
+        assert!(s.is_closed());
+        assert_eq!(s.operator(), None);
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("no authentication methods are implemented yet"));
-        assert_eq!(last_line(&text), "%error 352 Invalid Security Method");
-        assert!(!text.contains("secret"));
+        assert_eq!(
+            text,
+            "% authentication failed; closing the connection\r\n\
+             %error 353 Authentication Failed\r\n"
+        );
+        assert!(!text.contains("hunter2"));
+        // A session already authenticated loses it on a failed attempt, and closes.
+        let mut s = Session::new(&cfg);
         let mut out = Vec::new();
-        s.feed(b"-security off\r\n-security on\r\n", db(), &mut out);
-        assert_eq!(s.security_method(), None);
+        let login = format!("-security on request password alice {PASSWORD}\r\n");
+        s.feed(login.as_bytes(), db(), &mut out);
+        assert_eq!(s.operator(), Some("alice"));
+        let step = s.feed(
+            b"-security on request password alice nope\r\n",
+            db(),
+            &mut out,
+        );
+        assert_eq!((step, s.operator()), (Step::Close, None));
+    }
+
+    #[test]
+    fn security_unknown_user_is_answered_like_a_wrong_password() {
+        let cfg = operator_config();
+        let (wrong, ws) = run_with(&cfg, b"-security on request password alice hunter2\r\n");
+        let (unknown, us) = run_with(&cfg, b"-security on request password mallory hunter2\r\n");
+        let known_pw = format!("-security on request password mallory {PASSWORD}\r\n");
+        let (unknown2, us2) = run_with(&cfg, known_pw.as_bytes());
+        assert_eq!((ws, us, us2), (Step::Close, Step::Close, Step::Close));
+        assert_eq!(wrong, unknown);
+        assert_eq!(wrong, unknown2);
+        assert!(!unknown.contains("mallory"));
+    }
+
+    #[test]
+    fn security_method_and_syntax_errors() {
+        let cfg = operator_config();
+        for (line, want) in [
+            (
+                "-security on request pgp signed\r\n",
+                "%error 352 Invalid Security Method",
+            ),
+            (
+                "-security on response password alice x\r\n",
+                "%error 352 Invalid Security Method",
+            ),
+            // A forgotten method: the password is taken for a method and never echoed.
+            (
+                "-security on request Tr0ub4dor&3\r\n",
+                "%error 352 Invalid Security Method",
+            ),
+            (
+                "-security on request password\r\n",
+                "%error 338 Invalid Directive Syntax",
+            ),
+            (
+                "-security on request password alice\r\n",
+                "%error 338 Invalid Directive Syntax",
+            ),
+            (
+                "-security on request password alice:\r\n",
+                "%error 338 Invalid Directive Syntax",
+            ),
+            (
+                "-security on request password :x\r\n",
+                "%error 338 Invalid Directive Syntax",
+            ),
+            ("-security on\r\n", "%error 338 Invalid Directive Syntax"),
+            (
+                "-security on sideways password a b\r\n",
+                "%error 338 Invalid Directive Syntax",
+            ),
+            ("-security maybe\r\n", "%error 338 Invalid Directive Syntax"),
+            (
+                "-security off now\r\n",
+                "%error 338 Invalid Directive Syntax",
+            ),
+            ("-security\r\n", "%error 338 Invalid Directive Syntax"),
+        ] {
+            let (out, step) = run_with(&cfg, line.as_bytes());
+            assert_eq!(step, Step::Continue, "{line}");
+            assert_eq!(last_line(&out), want, "{line}");
+            assert!(!out.contains("Tr0ub4dor"), "{out}");
+        }
+    }
+
+    #[test]
+    fn security_off_drops_authentication() {
+        let cfg = operator_config();
+        let mut s = Session::new(&cfg);
+        let mut out = Vec::new();
+        let script = format!(
+            "-security on request password alice {PASSWORD}\r\n-security off\r\n\
+             -xfer coop domain\r\n"
+        );
+        assert_eq!(s.feed(script.as_bytes(), db(), &mut out), Step::Continue);
+        assert_eq!(s.operator(), None);
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("%ok\r\n"));
-        assert_eq!(last_line(&text), "%error 338 Invalid Directive Syntax");
+        assert!(text.starts_with("%ok\r\n%ok\r\n"), "{text}");
+        assert_eq!(last_line(&text), "%error 401 Not Authorized For Directive");
+        assert!(!text.contains("% xfer domain:"));
+    }
+
+    #[test]
+    fn xfer_after_authentication() {
+        let cfg = operator_config();
+        let (out, _) = run_with(&cfg, b"-xfer coop domain\r\n");
+        assert_eq!(last_line(&out), "%error 401 Not Authorized For Directive");
+        let script =
+            format!("-security on request password alice {PASSWORD}\r\n-xfer coop domain\r\n");
+        let (out, step) = run_with(&cfg, script.as_bytes());
+        assert_eq!(step, Step::Continue);
+        assert!(out.starts_with("%ok\r\n% xfer domain:"), "{out}");
+        assert_eq!(last_line(&out), "%ok");
+        let g = db();
+        let dom = g.schema.class("domain").unwrap();
+        assert_eq!(
+            out.matches("% xfer\r\n").count() as u64,
+            g.record_count(dom.id)
+        );
+        // Operators get public data only, like mirrors.
+        assert_no_secrets(&out);
+        assert!(!out.contains(":Auth-Info:"));
+        let script = format!(
+            "-security on request password alice {PASSWORD}\r\n-xfer coop domain Auth-Info\r\n"
+        );
+        let (out, _) = run_with(&cfg, script.as_bytes());
+        assert_eq!(last_line(&out), "%error 401 Not Authorized For Directive");
+    }
+
+    #[test]
+    fn register_after_authentication_is_a_clear_error() {
+        let cfg = operator_config();
+        let script = format!(
+            "-security on request password alice {PASSWORD}\r\n\
+             -register on add hostmaster@nic.coop\r\n"
+        );
+        let (out, step) = run_with(&cfg, script.as_bytes());
+        assert_eq!(step, Step::Continue);
+        assert!(out.starts_with("%ok\r\n"));
+        assert!(
+            out.contains("not connected to the registry's change pipeline yet"),
+            "{out}"
+        );
+        assert!(out.contains("nothing was changed"));
+        assert_eq!(last_line(&out), "%error 400 Directive Not Available");
+        assert_eq!(out.matches("%ok").count(), 1, "no pretended success");
+        // Unauthenticated: still 401, with operators configured or not.
+        let (out, _) = run_with(&cfg, b"-register on add hostmaster@nic.coop\r\n");
+        assert_eq!(last_line(&out), "%error 401 Not Authorized For Directive");
     }
 
     #[test]
@@ -1256,10 +1778,15 @@ mod tests {
         let want = format!(
             "% soa authority:coop\r\n% soa ttl:86400\r\n% soa serial:{}\r\n\
              % soa refresh:3600\r\n% soa increment:1800\r\n% soa retry:180\r\n\
+             % soa tech-contact:hostmaster@nic.coop\r\n\
+             % soa admin-contact:hostmaster@nic.coop\r\n\
              % soa hostmaster:hostmaster@nic.coop\r\n% soa primary:whois.nic.coop:43\r\n\
-             % soa updated:{}\r\n% soa\r\n%ok\r\n",
-            g.number, g.created
+             % soa generation:{}\r\n% soa updated:{}\r\n% soa\r\n%ok\r\n",
+            rwhois::time_stamp(&g.created, g.number),
+            g.number,
+            g.created
         );
+        assert_eq!(rwhois::time_stamp(&g.created, g.number).len(), 17);
         assert_eq!(out, want);
         assert_eq!(run("-soa COOP\r\n").0, want);
         assert_eq!(
@@ -1385,6 +1912,315 @@ mod tests {
         let script = "-holdconnect on\r\n-class\r\n-schema\r\n-status\r\n-xfer\r\n\
                       test.coop\r\ncontact CNT-1002\r\n*.coop\r\nregistrar SAMPLE\r\n\
                       domain registrant-id=CNT-1002\r\n-quit\r\n";
+        let (out, step) = run_with(&cfg, script.as_bytes());
+        assert_eq!(step, Step::Close);
+        assert_no_secrets(&out);
+    }
+
+    #[test]
+    fn rwhois_banner_carries_the_offered_capabilities() {
+        let banner = |cfg: &SessionConfig| {
+            let mut out = Vec::new();
+            Session::new(cfg).greeting(&mut out);
+            String::from_utf8(out).unwrap()
+        };
+        let version = env!("CARGO_PKG_VERSION");
+        // class..quit 0x00ff, schema 0x0200, soa 0x0800, status 0x1000, X 0x4000.
+        assert_eq!(
+            banner(&rwhois_config()),
+            format!("%rwhois V-1.5:005aff:00 rwhois.nic.coop (by whoisd {version})\r\n")
+        );
+        assert_eq!(rwhois_config().capability_id(), 0x5aff);
+        let mirror = SessionConfig {
+            xfer_allowed: true,
+            ..rwhois_config()
+        };
+        assert!(banner(&mirror).starts_with("%rwhois V-1.5:007aff:00 "));
+        let ops = SessionConfig {
+            operators: Some(operators()),
+            ..rwhois_config()
+        };
+        // Plus security 0x0400 and xfer 0x2000; never register 0x0100.
+        assert!(banner(&ops).starts_with("%rwhois V-1.5:007eff:00 "));
+        // -rwhois answers the same banner.
+        let (out, step) = rw("-rwhois V-1.5 some client 1.0\r\n");
+        assert_eq!(step, Step::Continue);
+        assert_eq!(out, format!("{}%ok\r\n", banner(&rwhois_config())));
+        assert_eq!(
+            last_line(&rw("-rwhois V-1.0\r\n").0),
+            "%error 300 Not Compatible With Version"
+        );
+        for bad in ["-rwhois\r\n", "-rwhois 1.5\r\n", "-rwhois V-x.y\r\n"] {
+            assert_eq!(last_line(&rw(bad).0), "%error 338 Invalid Directive Syntax");
+        }
+        // The host is the primary's without its port.
+        let bare = SessionConfig {
+            primary: "rwhois.example".into(),
+            ..rwhois_config()
+        };
+        assert_eq!(bare.host(), "rwhois.example");
+        assert_eq!(rwhois_config().host(), "rwhois.nic.coop");
+    }
+
+    #[test]
+    fn rwhois_directive_responses_are_rfc_2167_lines() {
+        let g = db();
+        let script = "-class\r\n-schema domain\r\n-soa\r\n-status\r\n-directive\r\n\
+                      -display\r\n-display dump\r\n-limit 5\r\n-forward on\r\n\
+                      -holdconnect on\r\n-notify update x:4321:coop\r\n-X-date\r\n";
+        let (out, step) = rw(script);
+        assert_eq!(step, Step::Continue);
+        let mut in_info = false;
+        for l in out.split("\r\n").filter(|l| !l.is_empty()) {
+            match l {
+                "%info on" => in_info = true,
+                "%info off" => in_info = false,
+                _ if in_info => {}
+                _ => {
+                    assert!(l.starts_with('%'), "not a response line: {l:?}");
+                    assert!(!l.starts_with("% "), "port-43 prefix in RWhois: {l:?}");
+                }
+            }
+        }
+        assert_eq!(out.matches("%ok\r\n").count(), 12, "{out}");
+        assert!(!out.contains("%error"), "{out}");
+        let stamp = rwhois::time_stamp(&g.created, g.number);
+        assert!(out.contains(&format!("%class domain:version:{stamp}\r\n")));
+        assert!(out.contains("%class domain:description:"));
+        assert!(out.contains("%class\r\n"));
+        assert!(out.contains("%schema domain:attribute:Domain-Name\r\n"));
+        assert!(
+            out.contains("%schema domain:type:ID\r\n"),
+            "references are ID"
+        );
+        assert!(out.contains("%schema domain:multi-line:OFF\r\n"));
+        assert!(out.contains("%schema domain:hierarchical:ON\r\n"));
+        assert!(out.contains("%schema\r\n"));
+        assert!(out.contains(&format!(
+            "%soa authority:coop\r\n%soa ttl:86400\r\n%soa serial:{stamp}\r\n"
+        )));
+        assert!(out.contains("%soa primary:rwhois.nic.coop:4321\r\n%soa generation:"));
+        let total: u64 = g.schema.classes.iter().map(|c| g.record_count(c.id)).sum();
+        assert!(out.contains(&format!(
+            "%status limit:20\r\n%status holdconnect:ON\r\n%status forward:OFF\r\n\
+             %status objects:{total}\r\n%status display:dump\r\n\
+             %status contact:hostmaster@nic.coop\r\n"
+        )));
+        assert!(out.starts_with("%class "));
+        assert!(out.contains("%directive directive:rwhois\r\n%directive description:"));
+        assert!(!out.contains("directive:security"));
+        assert!(!out.contains("directive:register"));
+        assert!(out.contains("%display name:dump\r\n%display description:"));
+        assert!(out.contains("%X-date 2001-09-09T01:46:40Z\r\n%ok\r\n"));
+        assert!(out.contains(
+            "%info on\r\nreferrals are not followed by this server\r\n%info off\r\n%ok\r\n"
+        ));
+        assert_no_secrets(&out);
+    }
+
+    #[test]
+    fn rwhois_errors_carry_explanations_in_info_blocks() {
+        let (out, step) = rw("-class spaceship\r\n");
+        assert_eq!(step, Step::Continue);
+        assert_eq!(
+            out,
+            "%info on\r\nno class spaceship\r\n%info off\r\n%error 341 Invalid Class\r\n"
+        );
+        assert_eq!(
+            last_line(&rw("-display whois\r\n").0),
+            "%error 436 Invalid Display Format"
+        );
+        assert_eq!(
+            last_line(&rw("-limit\r\n").0),
+            "%error 338 Invalid Directive Syntax"
+        );
+        assert_eq!(
+            last_line(&rw("-frobnicate\r\n").0),
+            "%error 400 Directive Not Available"
+        );
+        assert_eq!(
+            last_line(&rw("-soa org\r\n").0),
+            "%error 340 Invalid Authority Area"
+        );
+        let (out, step) = rw("\x01\r\n");
+        assert_eq!(step, Step::Close);
+        assert!(out.starts_with("%info on\r\nbinary data in input"));
+        assert!(out.ends_with("%info off\r\n%error 350 Invalid Query Syntax\r\n"));
+    }
+
+    #[test]
+    fn rwhois_query_answers_in_dump_format_and_holds_the_connection() {
+        let (out, step) = rw("domain test.coop\r\n");
+        assert_eq!(step, Step::Continue, "holdconnect is implied");
+        assert!(out.contains("domain:Domain-Name:TEST.COOP\r\n"), "{out}");
+        assert!(out.contains("domain:Domain-ID:400032-COOP\r\n"), "{out}");
+        assert!(out.contains("domain:Registrant-ID;I:CNT-1002\r\n"), "{out}");
+        assert!(out.ends_with("\r\n\r\n%ok\r\n"), "{out}");
+        assert!(!out.contains("Auth-Info"), "{out}");
+        assert_no_secrets(&out);
+        for l in out
+            .trim_end()
+            .lines()
+            .filter(|l| !l.is_empty() && *l != "%ok")
+        {
+            let mut parts = l.splitn(3, ':');
+            assert_eq!(parts.next(), Some("domain"), "{l}");
+            assert!(parts.next().is_some_and(|a| !a.is_empty()), "{l}");
+            assert!(parts.next().is_some(), "{l}");
+        }
+        // Contacts show their computed association, private data never.
+        let (out, _) = rw("contact CNT-1002\r\n");
+        assert!(out.starts_with("contact:"), "{out}");
+        assert!(
+            out.contains("contact:Currently-Associated:true\r\n"),
+            "{out}"
+        );
+        assert_no_secrets(&out);
+        // Several objects: an empty line after each.
+        let (out, _) = rw("*.coop\r\n");
+        let objects = out.matches("domain:Domain-Name:").count();
+        assert!(objects > 1, "{out}");
+        assert_eq!(out.matches("\r\n\r\n").count(), objects);
+        assert!(out.ends_with("\r\n\r\n%ok\r\n"));
+        assert_no_secrets(&out);
+        // Same records as port 43.
+        let (whois, _) = run("*.coop\r\n");
+        assert_eq!(whois.matches(">>> Last update").count(), 1);
+        assert_eq!(whois.matches("Domain Name: ").count(), objects, "{whois}");
+    }
+
+    #[test]
+    fn rwhois_query_errors() {
+        let (out, step) = rw("nosuch.coop\r\n");
+        assert_eq!(
+            (out.as_str(), step),
+            ("%error 230 No Objects Found\r\n", Step::Continue)
+        );
+        let (out, _) = rw("-limit 1\r\n*.coop\r\n");
+        assert_eq!(out.matches("domain:Domain-Name:").count(), 1, "{out}");
+        assert!(
+            out.ends_with("\r\n\r\n%error 330 Exceeded Max Objects Limit\r\n"),
+            "{out}"
+        );
+        let (out, step) = rw("\"unbalanced\r\n");
+        assert_eq!(step, Step::Continue);
+        assert!(out.starts_with("%info on\r\n"), "{out}");
+        assert!(
+            out.ends_with("%info off\r\n%error 350 Invalid Query Syntax\r\n"),
+            "{out}"
+        );
+        let (out, _) = rw("domain colour=blue\r\n");
+        assert!(out.ends_with("%error 320 Invalid Attribute\r\n"), "{out}");
+    }
+
+    #[test]
+    fn rwhois_session_ends_on_quit_eof_or_holdconnect_off() {
+        let (out, step) = rw("test.coop\r\npopdot.coop\r\n-quit\r\ntest.coop\r\n");
+        assert_eq!(step, Step::Close);
+        assert_eq!(out.matches("%ok\r\n").count(), 3);
+        assert!(out.ends_with("%ok\r\n%ok\r\n"));
+        let mut s = Session::new(&rwhois_config());
+        let mut out = Vec::new();
+        assert!(s.holdconnect());
+        assert_eq!(s.feed(b"test.coop", db(), &mut out), Step::Continue);
+        assert_eq!(s.finish(db(), &mut out), Step::Close);
+        assert!(String::from_utf8(out).unwrap().ends_with("%ok\r\n"));
+        let (out, step) = rw("-holdconnect off\r\ntest.coop\r\n-status\r\n");
+        assert_eq!(step, Step::Close);
+        assert!(!out.contains("%status"));
+    }
+
+    #[test]
+    fn rwhois_every_split_position_gives_the_same_answer() {
+        let cfg = rwhois_config();
+        let input = b"-limit 2\r\n-rwhois V-1.5\r\n\r\n-status\n*.coop\r\n-X-date\r\n\
+                      nosuch\r\ncontact CNT-1002\r\n-quit\r\n";
+        let (whole, step) = run_with(&cfg, input);
+        assert_eq!(step, Step::Close);
+        for i in 0..=input.len() {
+            let mut s = Session::new(&cfg);
+            let mut out = Vec::new();
+            s.feed(&input[..i], db(), &mut out);
+            assert_eq!(
+                s.feed(&input[i..], db(), &mut out),
+                Step::Close,
+                "split at {i}"
+            );
+            assert_eq!(String::from_utf8(out).unwrap(), whole, "split at {i}");
+        }
+    }
+
+    #[test]
+    fn rwhois_xfer_and_security() {
+        let cfg = SessionConfig {
+            operators: Some(operators()),
+            ..rwhois_config()
+        };
+        let script = "-security on request password bob something else entirely\r\n\
+                      -xfer coop class=domain attribute=Domain-Name attribute=Domain-Status\r\n";
+        let (out, step) = run_with(&cfg, script.as_bytes());
+        assert_eq!(step, Step::Continue);
+        assert!(
+            out.starts_with("%ok\r\n%xfer domain:Domain-Name:TEST.COOP\r\n"),
+            "{out}"
+        );
+        for l in out.lines().filter(|l| l.starts_with("%xfer ")) {
+            assert!(
+                l.starts_with("%xfer domain:Domain-Name:")
+                    || l.starts_with("%xfer domain:Domain-Status:"),
+                "{l}"
+            );
+        }
+        assert!(out.contains("%xfer\r\n"));
+        assert_eq!(last_line(&out), "%ok");
+        // Two classes in the RFC form.
+        let script = format!(
+            "-security on request password alice {PASSWORD}\r\n\
+             -xfer coop class=registrar class=nameserver\r\n"
+        );
+        let (out, _) = run_with(&cfg, script.as_bytes());
+        assert!(out.contains("%xfer registrar:"), "{out}");
+        assert!(out.contains("%xfer nameserver:"), "{out}");
+        assert!(!out.contains("%xfer domain:"));
+        assert_no_secrets(&out);
+        // Serial numbers: current means nothing to transfer; incremental is not offered.
+        let login = format!("-security on request password alice {PASSWORD}\r\n");
+        let (out, _) = run_with(
+            &cfg,
+            format!("{login}-xfer coop 99991231235959999\r\n").as_bytes(),
+        );
+        assert_eq!(last_line(&out), "%error 332 Nothing To Transfer");
+        let (out, _) = run_with(
+            &cfg,
+            format!("{login}-xfer coop 19700101000000000\r\n").as_bytes(),
+        );
+        assert_eq!(last_line(&out), "%error 338 Invalid Directive Syntax");
+        assert!(out.contains("incremental transfer is not offered"));
+        let (out, _) = run_with(
+            &cfg,
+            format!("{login}-xfer coop attribute=Domain-Name\r\n").as_bytes(),
+        );
+        assert_eq!(last_line(&out), "%error 338 Invalid Directive Syntax");
+        // Failed authentication closes an RWhois session too.
+        let (out, step) = run_with(&cfg, b"-security on request password bob nope\r\n");
+        assert_eq!(step, Step::Close);
+        assert_eq!(
+            out,
+            "%info on\r\nauthentication failed; closing the connection\r\n%info off\r\n\
+             %error 353 Authentication Failed\r\n"
+        );
+    }
+
+    #[test]
+    fn rwhois_output_never_shows_private_values() {
+        let cfg = SessionConfig {
+            xfer_allowed: true,
+            ..rwhois_config()
+        };
+        let script = "-class\r\n-schema\r\n-status\r\n-xfer\r\n\
+                      test.coop\r\ncontact CNT-1002\r\n*.coop\r\nregistrar SAMPLE\r\n\
+                      domain registrant-id=CNT-1002\r\n*\r\ncontact *\r\nregistrar *\r\n\
+                      nameserver *\r\n-quit\r\n";
         let (out, step) = run_with(&cfg, script.as_bytes());
         assert_eq!(step, Step::Close);
         assert_no_secrets(&out);
