@@ -117,7 +117,8 @@ impl Whoisd {
         let out = child.stdout.take().expect("stdout");
         let mut whois = None;
         let mut rwhois = None;
-        for line in std::io::BufReader::new(out).lines() {
+        let mut lines = std::io::BufReader::new(out).lines();
+        for line in lines.by_ref() {
             let line = line.expect("read whoisd stdout");
             let mut w = line.split_whitespace();
             match (w.next(), w.next(), w.next().and_then(|a| a.parse().ok())) {
@@ -129,6 +130,8 @@ impl Whoisd {
                 break;
             }
         }
+        // Keep reading what else it prints, so its writes never meet a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         let Some(whois) = whois else {
             let _ = child.wait();
             panic!(
@@ -158,6 +161,12 @@ impl Whoisd {
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         self.signal(rustix::process::Signal::TERM);
+    }
+
+    /// Kills the process (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sends SIGHUP (reload the limits policy).

@@ -228,9 +228,10 @@ fn run(args: Args) -> Result<()> {
                 whoisd::Protocol::Rwhois => "rwhois",
                 whoisd::Protocol::Health => "health",
             };
-            writeln!(out, "listening {name} {addr}")?;
+            // Best effort: whoever started us may have stopped reading.
+            let _ = writeln!(out, "listening {name} {addr}");
         }
-        out.flush()?;
+        let _ = out.flush();
     }
     let handle = server.handle();
     let mut signals =
