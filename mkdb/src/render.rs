@@ -55,7 +55,28 @@ fn values(out: &mut Vec<u8>, label: &str, a: &AttrDef, vals: &[(u16, &[u8])]) {
 
 /// Writes one record in whois format.
 pub fn render_record(g: &Generation, r: RecordRef, out: &mut Vec<u8>) {
+    write_record(g, r, None, out);
+}
+
+/// The id of the class whose records are personal data (`contact`), if the schema has it:
+/// the records [`AnswerStats::contacts`] counts.
+pub fn contact_class(g: &Generation) -> Option<u16> {
+    g.schema
+        .classes
+        .iter()
+        .find(|c| c.name == CONTACT_CLASS)
+        .map(|c| c.id)
+}
+
+/// The name of the class of personal data (contacts), counted per answer so that a
+/// server can budget how many contact records one client receives.
+pub const CONTACT_CLASS: &str = "contact";
+
+/// Writes one record in whois format; returns how many records of class `contact` (its
+/// id) were written: the record itself and every contact joined into it.
+fn write_record(g: &Generation, r: RecordRef, contact: Option<u16>, out: &mut Vec<u8>) -> u32 {
     let class = g.class_of(r);
+    let mut contacts = u32::from(contact == Some(class.id));
     let mut fields = Vec::with_capacity(32);
     g.record(r).sorted_raw(&mut fields);
     let joins = resolve_joins(g, class, &fields);
@@ -83,11 +104,15 @@ pub fn render_record(g: &Generation, r: RecordRef, out: &mut Vec<u8>) {
             Some(t) => {
                 for (_, v) in vals {
                     let target = joins.next().copied().flatten();
+                    if target.is_some() && contact == Some(t) {
+                        contacts += 1;
+                    }
                     render_join(g, g.schema.class_by_id(t), a, v, target, &mut joined, out);
                 }
             }
         }
     }
+    contacts
 }
 
 /// The class whose records an attribute's values expand into, if it expands them.
@@ -202,6 +227,52 @@ impl Default for AnswerOptions {
     }
 }
 
+/// What kind of answer a query got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AnswerKind {
+    /// At least one record.
+    #[default]
+    Hit,
+    /// Nothing matched.
+    NoMatch,
+    /// The query was refused (syntax, unknown attribute, too broad).
+    Error,
+}
+
+/// What an answer held: for accounting (counters, a budget of personal data returned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AnswerStats {
+    /// Hit, no match or error.
+    pub kind: AnswerKind,
+    /// Records answered (the hits shown, at most the hit limit).
+    pub records: u32,
+    /// Records of class [`CONTACT_CLASS`] written, each time one is written: contacts
+    /// answered themselves and contacts joined into other records (a domain's registrant,
+    /// admin, tech and billing contacts count four, even when two are the same contact).
+    pub contacts: u32,
+}
+
+impl AnswerStats {
+    /// The kind and record count of a query's result (no contacts counted yet).
+    pub fn of(result: &Result<Hits, QueryError>) -> AnswerStats {
+        match result {
+            Err(_) => AnswerStats {
+                kind: AnswerKind::Error,
+                ..AnswerStats::default()
+            },
+            Ok(h) if h.records.is_empty() => AnswerStats {
+                kind: AnswerKind::NoMatch,
+                ..AnswerStats::default()
+            },
+            Ok(h) => AnswerStats {
+                kind: AnswerKind::Hit,
+                records: u32::try_from(h.records.len()).unwrap_or(u32::MAX),
+                contacts: 0,
+            },
+        }
+    }
+}
+
 /// Writes the port-43 answer to `input`: banner, matching records separated by blank lines,
 /// a notice when the hit limit cut the list, "No match" when nothing matched, an error line
 /// for an invalid query, and the database's last update time.
@@ -211,10 +282,31 @@ pub fn render_answer(
     opts: AnswerOptions,
     out: &mut Vec<u8>,
 ) -> Result<Hits, QueryError> {
+    write_answer(g, input, opts, out).0
+}
+
+/// [`render_answer`], saying what was written instead of returning the hits: whether it
+/// was a hit, no match or an error, how many records and how many contact records.
+pub fn render_answer_stats(
+    g: &Generation,
+    input: &str,
+    opts: AnswerOptions,
+    out: &mut Vec<u8>,
+) -> AnswerStats {
+    write_answer(g, input, opts, out).1
+}
+
+fn write_answer(
+    g: &Generation,
+    input: &str,
+    opts: AnswerOptions,
+    out: &mut Vec<u8>,
+) -> (Result<Hits, QueryError>, AnswerStats) {
     if opts.banner {
         out.extend_from_slice(BANNER.as_bytes());
     }
     let result = query::parse(&g.schema, input.trim()).and_then(|q| g.execute(&q, opts.limit));
+    let mut stats = AnswerStats::of(&result);
     match &result {
         Err(e) => {
             out.extend_from_slice(b"% Error: ");
@@ -227,11 +319,14 @@ pub fn render_answer(
             out.extend_from_slice(b"\".\r\n");
         }
         Ok(h) => {
+            let contact = contact_class(g);
             for (i, &r) in h.records.iter().enumerate() {
                 if i > 0 {
                     out.extend_from_slice(b"\r\n");
                 }
-                render_record(g, r, out);
+                stats.contacts = stats
+                    .contacts
+                    .saturating_add(write_record(g, r, contact, out));
             }
             if h.more {
                 out.extend_from_slice(
@@ -252,5 +347,115 @@ pub fn render_answer(
         )
         .as_bytes(),
     );
-    result
+    (result, stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::OnceLock;
+
+    use super::*;
+
+    /// The golden sample, compiled once.
+    fn db() -> &'static Generation {
+        static DB: OnceLock<(tempfile::TempDir, Generation)> = OnceLock::new();
+        &DB.get_or_init(|| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/sample");
+            let opts = crate::CompileOptions {
+                threads: 2,
+                ..Default::default()
+            };
+            crate::compile(&src, dir.path(), &opts, &|_, _| {}).expect("sample compiles");
+            let g = Generation::open(dir.path()).expect("opens");
+            (dir, g)
+        })
+        .1
+    }
+
+    /// Both entry points write the same bytes; returns them with the stats.
+    fn answer(q: &str, limit: usize) -> (String, AnswerStats) {
+        let opts = AnswerOptions {
+            limit,
+            banner: false,
+        };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let result = render_answer(db(), q, opts, &mut a);
+        let stats = render_answer_stats(db(), q, opts, &mut b);
+        assert_eq!(a, b, "{q}");
+        assert_eq!(AnswerStats::of(&result).kind, stats.kind, "{q}");
+        (String::from_utf8(a).unwrap(), stats)
+    }
+
+    #[test]
+    fn answers_count_records_and_every_contact_written() {
+        let (out, s) = answer("domain test.coop", 20);
+        assert!(out.contains("Billing ID: CNT-1005"), "{out}");
+        // Registrant, admin, tech and billing contacts joined into the domain.
+        let want = AnswerStats {
+            kind: AnswerKind::Hit,
+            records: 1,
+            contacts: 4,
+        };
+        assert_eq!(s, want);
+        let (_, s) = answer("contact CNT-1002", 20);
+        assert_eq!((s.kind, s.records, s.contacts), (AnswerKind::Hit, 1, 1));
+        // A registrar joins no contact.
+        let (_, s) = answer("registrar SAMPLE", 20);
+        assert_eq!((s.kind, s.contacts), (AnswerKind::Hit, 0));
+        let (_, s) = answer("nosuch.coop", 20);
+        assert_eq!(
+            s,
+            AnswerStats {
+                kind: AnswerKind::NoMatch,
+                records: 0,
+                contacts: 0
+            }
+        );
+        let (_, s) = answer("*a*b*", 20);
+        assert_eq!(s.kind, AnswerKind::Error);
+        assert_eq!((s.records, s.contacts), (0, 0));
+    }
+
+    #[test]
+    fn contacts_counted_match_an_oracle() {
+        // Oracle: per record, 1 if it is a contact, plus each expanded contact reference
+        // that a `contact <handle>` query finds.
+        let g = db();
+        let contact = contact_class(g).expect("the sample has contacts");
+        for (q, limit) in [
+            ("*.coop", 1),
+            ("*.coop", 2),
+            ("*.coop", 20),
+            ("contact *", 20),
+        ] {
+            let (_, stats) = answer(q, limit);
+            let hits = g
+                .execute(&query::parse(&g.schema, q).unwrap(), limit)
+                .unwrap();
+            assert_eq!(stats.records as usize, hits.records.len(), "{q}");
+            let mut want = 0;
+            for &r in &hits.records {
+                let class = g.class_of(r);
+                want += u32::from(class.id == contact);
+                let mut fields = Vec::new();
+                g.record(r).sorted_raw(&mut fields);
+                for (id, v) in fields {
+                    let a = &class.attrs[usize::from(id)];
+                    if a.references_class == Some(contact)
+                        && a.expand
+                        && !a.private
+                        && a.line_label.is_some()
+                    {
+                        let handle = std::str::from_utf8(v).unwrap();
+                        let (_, s) = answer(&format!("contact {handle}"), 1);
+                        want += u32::from(s.kind == AnswerKind::Hit);
+                    }
+                }
+            }
+            assert!(want > 0, "{q}");
+            assert_eq!(stats.contacts, want, "{q} limit {limit}");
+        }
+    }
 }

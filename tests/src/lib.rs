@@ -20,7 +20,7 @@ pub fn binary(name: &str) -> PathBuf {
     let path = dir.join(name);
     if !path.exists() {
         let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--bin", name])
+            .args(["build", "--quiet", "--workspace", "--bin", name])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("run cargo build");

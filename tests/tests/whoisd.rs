@@ -575,3 +575,338 @@ fn limits_apply_to_the_client_a_balancer_names() {
     // Same balancer, another client: served.
     assert!(via("192.0.2.2").contains("Domain Name"));
 }
+
+/// A free loopback address for a listener the harness does not report (the metrics port).
+fn free_addr() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+/// One HTTP request with a real client: `curl` if installed, else Python's urllib.
+/// Returns the status code, the header lines and the body.
+fn http(method: &str, url: &str) -> (u16, Vec<String>, String) {
+    let curl = Command::new("curl")
+        .args(["-s", "-S", "-i", "--max-time", "10"])
+        .args(if method == "HEAD" {
+            vec!["-I".to_owned()]
+        } else {
+            vec!["-X".to_owned(), method.to_owned()]
+        })
+        .arg(url)
+        .output();
+    let raw = match curl {
+        Ok(out) => String::from_utf8(out.stdout).expect("UTF-8 response"),
+        Err(_) => {
+            let script = "import sys, urllib.request, urllib.error\n\
+                          req = urllib.request.Request(sys.argv[2], method=sys.argv[1])\n\
+                          try:\n    r = urllib.request.urlopen(req, timeout=10)\n\
+                          except urllib.error.HTTPError as e:\n    r = e\n\
+                          sys.stdout.write('HTTP/1.1 %d x\\r\\n' % r.status)\n\
+                          for k, v in r.headers.items():\n    sys.stdout.write('%s: %s\\r\\n' % (k, v))\n\
+                          sys.stdout.write('\\r\\n' + r.read().decode())\n";
+            let out = Command::new("python3")
+                .args(["-c", script, method, url])
+                .output()
+                .expect("neither curl nor python3 to run an HTTP client");
+            String::from_utf8(out.stdout).expect("UTF-8 response")
+        }
+    };
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {raw:?}"));
+    (status, lines.map(str::to_owned).collect(), body.to_owned())
+}
+
+fn header<'h>(headers: &'h [String], name: &str) -> Option<&'h str> {
+    headers.iter().find_map(|h| {
+        let (k, v) = h.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Parses a Prometheus text exposition strictly: every sample line is
+/// `name{label="value",...} value` with an integer value, every metric family has one HELP
+/// and one TYPE line before its samples. Returns `name{labels}` to value.
+fn parse_exposition(text: &str) -> std::collections::BTreeMap<String, u64> {
+    use std::collections::{BTreeMap, HashSet};
+    let mut help = HashSet::new();
+    let mut typed = HashSet::new();
+    let mut samples = BTreeMap::new();
+    let is_name = |n: &str| {
+        !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+            && !n.as_bytes()[0].is_ascii_digit()
+    };
+    assert!(text.ends_with('\n'), "no final newline");
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, doc) = rest.split_once(' ').expect("HELP name text");
+            assert!(is_name(name) && !doc.is_empty(), "{line}");
+            assert!(help.insert(name.to_owned()), "HELP twice: {line}");
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
+            assert!(is_name(name), "{line}");
+            assert!(["counter", "gauge"].contains(&kind), "{line}");
+            assert!(help.contains(name), "TYPE before HELP: {line}");
+            assert!(typed.insert(name.to_owned()), "TYPE twice: {line}");
+            continue;
+        }
+        assert!(
+            !line.starts_with('#') && !line.is_empty(),
+            "stray line {line:?}"
+        );
+        let (series, value) = line.rsplit_once(' ').expect("sample: series value");
+        let value: u64 = value.parse().unwrap_or_else(|_| panic!("value in {line}"));
+        let name = match series.split_once('{') {
+            None => series,
+            Some((name, labels)) => {
+                let labels = labels.strip_suffix('}').expect("labels end in }");
+                for pair in labels.split(',') {
+                    let (k, v) = pair.split_once('=').expect("label=value");
+                    assert!(is_name(k), "{line}");
+                    assert!(
+                        v.len() >= 2 && v.starts_with('"') && v.ends_with('"'),
+                        "{line}"
+                    );
+                    assert!(!v[1..v.len() - 1].contains(['"', '\\']), "{line}");
+                }
+                name
+            }
+        };
+        assert!(is_name(name), "{line}");
+        assert!(typed.contains(name), "sample before its TYPE: {line}");
+        assert!(
+            samples.insert(series.to_owned(), value).is_none(),
+            "twice: {line}"
+        );
+    }
+    for name in &help {
+        assert!(typed.contains(name), "HELP without TYPE: {name}");
+        assert!(
+            samples
+                .keys()
+                .any(|k| k == name || k.starts_with(&format!("{name}{{"))),
+            "no sample of {name}"
+        );
+    }
+    samples
+}
+
+#[test]
+fn metrics_page_counts_queries_answers_and_connections() {
+    let metrics = free_addr();
+    let s = Whoisd::start(
+        &registry().db,
+        &["--metrics", &metrics.to_string(), "--no-rwhois"],
+    );
+    let url = format!("http://{metrics}/metrics");
+    // A fresh clone: everything at zero but the generation.
+    let (code, headers, body) = http("GET", &url);
+    assert_eq!(code, 200, "{headers:?}");
+    let m = parse_exposition(&body);
+    assert_eq!(m["whoisd_queries_total"], 0, "{body}");
+    assert_eq!(m["whoisd_connections_total"], 0, "{body}");
+
+    let mut generation = 0;
+    for _ in 0..3 {
+        let a = s.query("test.coop");
+        assert!(a.contains("Domain Name: test.coop"), "{a}");
+        generation = a
+            .rsplit("(generation ")
+            .next()
+            .and_then(|t| t.split(')').next())
+            .and_then(|n| n.parse().ok())
+            .expect("generation number");
+    }
+    assert!(s.query("nosuch.coop").contains("No match"));
+    assert!(s.query("*a*b*").contains("% Error:"));
+    let a = s.send(b"-holdconnect on\r\n-X-date\r\n\r\n-quit\r\n");
+    assert_eq!(a.matches("%ok").count(), 3, "{a}");
+
+    let (code, headers, body) = http("GET", &url);
+    assert_eq!(code, 200);
+    assert_eq!(
+        header(&headers, "Content-Type"),
+        Some("text/plain; version=0.0.4"),
+        "{headers:?}"
+    );
+    assert_eq!(
+        header(&headers, "Content-Length").and_then(|n| n.parse().ok()),
+        Some(body.len()),
+        "{headers:?}"
+    );
+    assert_eq!(header(&headers, "Connection"), Some("close"), "{headers:?}");
+    let m = parse_exposition(&body);
+    let want = [
+        ("whoisd_queries_total", 8),
+        ("whoisd_answers_total{kind=\"hit\"}", 3),
+        ("whoisd_answers_total{kind=\"no_match\"}", 1),
+        ("whoisd_answers_total{kind=\"error\"}", 1),
+        ("whoisd_answers_total{kind=\"directive\"}", 3),
+        ("whoisd_records_total", 3),
+        ("whoisd_contact_records_total", 12),
+        ("whoisd_connections_total", 6),
+        ("whoisd_connections_open", 0),
+        ("whoisd_connections_refused_total{reason=\"busy\"}", 0),
+        ("whoisd_connections_refused_total{reason=\"idle\"}", 0),
+        ("whoisd_connections_refused_total{reason=\"proxy\"}", 0),
+        ("whoisd_limited_total{limit=\"rate\"}", 0),
+        ("whoisd_limited_total{limit=\"connections\"}", 0),
+        ("whoisd_limited_total{limit=\"contacts\"}", 0),
+        ("whoisd_limited_total{limit=\"deny\"}", 0),
+        ("whoisd_detected_total", 0),
+        ("whoisd_limiter_sources", 0),
+        ("whoisd_generation", generation),
+    ];
+    for (series, value) in want {
+        assert_eq!(m.get(series), Some(&value), "{series} in\n{body}");
+    }
+    assert!(m["whoisd_bytes_sent_total"] > 6 * 200, "{body}");
+
+    // HEAD: the headers alone; other paths 404, other methods 405.
+    let (code, headers, body) = http("HEAD", &url);
+    assert_eq!(code, 200);
+    assert!(body.is_empty(), "{body}");
+    assert!(header(&headers, "Content-Length").is_some(), "{headers:?}");
+    assert_eq!(http("GET", &format!("http://{metrics}/")).0, 404);
+    assert_eq!(http("GET", &format!("http://{metrics}/metrics/x")).0, 404);
+    assert_eq!(http("POST", &url).0, 405);
+    // Raw sockets: a request in pieces, an endless head, junk.
+    let mut c = TcpStream::connect(metrics).unwrap();
+    for part in [&b"GET /metr"[..], b"ics HTTP/1.1\r\nHost: x\r\n", b"\r\n"] {
+        c.write_all(part).unwrap();
+        thread::sleep(Duration::from_millis(20));
+    }
+    let mut a = String::new();
+    c.read_to_string(&mut a).unwrap();
+    assert!(a.starts_with("HTTP/1.1 200 OK\r\n"), "{a}");
+    let mut endless = b"GET /metrics HTTP/1.1\r\n".to_vec();
+    endless.extend(std::iter::repeat_n(b'x', 9000));
+    let a = exchange(metrics, &endless);
+    assert!(a.starts_with("HTTP/1.1 431 "), "{a}");
+    let a = exchange(metrics, b"\x16\x03\x01 hello\r\n\r\n");
+    assert!(a.starts_with("HTTP/1.1 400 "), "{a}");
+    // The scrapes counted no whois connection.
+    let (_, _, body) = http("GET", &url);
+    assert_eq!(parse_exposition(&body)["whoisd_connections_total"], 6);
+    // Whois still answers.
+    assert!(s.query("test.coop").contains("Domain Name: test.coop"));
+}
+
+#[test]
+fn contact_budget_takes_back_the_answer_and_operators_see_the_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("limits");
+    std::fs::write(
+        &policy,
+        "Mode: enforce\nQuery-Rate: 100/s\nQuery-Burst: 100\nContact-Budget: 6/day\n",
+    )
+    .unwrap();
+    let mut hasher = Command::new(tests::binary("whoisd"))
+        .arg("--hash-password")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    hasher
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"opensesame\n")
+        .unwrap();
+    let hash = String::from_utf8(hasher.wait_with_output().unwrap().stdout).unwrap();
+    let ops = dir.path().join("operators");
+    std::fs::write(&ops, format!("alice:{}", hash.trim())).unwrap();
+    let metrics = free_addr();
+    let s = Whoisd::start(
+        &registry().db,
+        &[
+            "--limits",
+            policy.to_str().unwrap(),
+            "--operators",
+            ops.to_str().unwrap(),
+            "--metrics",
+            &metrics.to_string(),
+        ],
+    );
+    let q = |last, input: &[u8]| tests::exchange_from(from(last), s.whois, input);
+    // test.coop joins four contacts: 4 of 6.
+    assert!(q(7, b"test.coop\r\n").contains("Domain Name: test.coop"));
+    // 8 > 6: the whole answer is taken back; the client is told why.
+    let a = q(7, b"test.coop\r\n");
+    assert!(a.starts_with("% .coop registry whois service"), "{a}");
+    assert!(
+        !a.contains("Domain Name") && !a.contains("Registrant"),
+        "{a}"
+    );
+    assert!(
+        a.contains("daily limit of 6 contact records reached"),
+        "{a}"
+    );
+    assert!(a.contains("retry after"), "{a}");
+    assert!(a.ends_with("%error 501 Service Not Available\r\n"), "{a}");
+    // A refused answer costs nothing: two more contacts fit (5, 6), a third does not.
+    assert!(q(7, b"contact CNT-1002\r\n").contains("Contact ID: CNT-1002"));
+    assert!(q(7, b"contact CNT-1003\r\n").contains("Contact ID: CNT-1003"));
+    assert!(q(7, b"contact CNT-1002\r\n").contains("daily limit"));
+    // Answers without personal data are still served.
+    assert!(q(7, b"registrar SAMPLE\r\n").contains("REG-42"));
+    assert!(q(7, b"nosuch.coop\r\n").contains("No match"));
+    // Another source has its own budget.
+    assert!(q(8, b"test.coop\r\n").contains("Domain Name: test.coop"));
+    // On a held connection the answers before stay; the one over the budget is replaced.
+    let a = q(
+        9,
+        b"-holdconnect on\r\nregistrar SAMPLE\r\ntest.coop\r\ntest.coop\r\nnosuch.coop\r\n",
+    );
+    assert!(a.contains("REG-42"), "{a}");
+    assert_eq!(a.matches("Domain Name: test.coop").count(), 1, "{a}");
+    assert_eq!(a.matches(">>> Last update").count(), 2, "{a}");
+    assert!(a.ends_with("%error 501 Service Not Available\r\n"), "{a}");
+    assert!(!a.contains("No match"), "closed at the limit: {a}");
+    // RWhois counts contact objects.
+    let rwhois = s.rwhois.expect("RWhois served");
+    let mut input = Vec::new();
+    for _ in 0..7 {
+        input.extend_from_slice(b"contact CNT-1002\r\n");
+    }
+    let a = tests::exchange_from(from(10), rwhois, &input);
+    assert_eq!(a.matches("contact:Contact-ID:CNT-1002").count(), 6, "{a}");
+    assert!(a.contains("daily limit of 6 contact records"), "{a}");
+
+    // Everyone's -status: no counters of other clients.
+    let a = q(11, b"-status\r\n");
+    assert!(a.contains("% status generation:"), "{a}");
+    assert!(!a.contains("queries:") && !a.contains("limits:"), "{a}");
+    // An operator's: the process's counters and the limits.
+    let a = q(
+        11,
+        b"-holdconnect on\r\n-security on request password alice opensesame\r\n-status\r\n-quit\r\n",
+    );
+    assert!(a.contains("% status limits:mode enforce;"), "{a}");
+    assert!(a.contains("6 contact records/day"), "{a}");
+    assert!(a.contains("% status limited-contacts:4\r\n"), "{a}");
+    assert!(a.contains("% status limited-rate:0\r\n"), "{a}");
+    assert!(a.contains("% status answers-hit:"), "{a}");
+    assert!(a.contains("% status connections-open:"), "{a}");
+    assert!(a.ends_with("%ok\r\n%ok\r\n"), "{a}");
+    // The metrics page agrees.
+    let (code, _, body) = http("GET", &format!("http://{metrics}/metrics"));
+    assert_eq!(code, 200);
+    let m = parse_exposition(&body);
+    assert_eq!(m["whoisd_limited_total{limit=\"contacts\"}"], 4, "{body}");
+    assert!(m["whoisd_limiter_sources"] >= 1, "{body}");
+    // Contacts actually sent: 4+1+1 to .7, 4 to .8, 4 to .9, 6 over RWhois.
+    assert_eq!(
+        m["whoisd_contact_records_total"],
+        4 + 2 + 4 + 4 + 6,
+        "{body}"
+    );
+}

@@ -11,6 +11,9 @@
 //!   connections as state machines, bounds, idle timeout, graceful shutdown.
 //! - [`live`]: the generation being served and the watcher that switches to a newly
 //!   published one.
+//! - [`limits`]: abuse countermeasures (rate, connections, contact budget, allow/deny).
+//! - [`metrics`]: the process's counters for operators: `-status` lines and the Prometheus
+//!   metrics page.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -18,6 +21,7 @@ pub mod auth;
 pub mod directive;
 pub mod limits;
 pub mod live;
+pub mod metrics;
 pub mod proxy;
 pub mod rwhois;
 pub mod server;

@@ -574,6 +574,10 @@ impl Limiter {
 
     /// `n` contact records about to be returned to `ip`; refused when over the day's budget.
     pub fn contacts(&self, ip: IpAddr, n: u32) -> Verdict {
+        // No budget: no entry to look up (this runs after every answer with contacts).
+        if n == 0 || self.policy().contact_budget == 0 {
+            return Verdict::Allow;
+        }
         let today = (self.now_unix)() / 86_400;
         let secs_left = 86_400 - (self.now_unix)() % 86_400;
         let v = self.with_entry(ip, |p, e, _| {
@@ -750,6 +754,16 @@ mod tests {
                 .unwrap()
                 .contains("daily limit of 10 contact records")
         );
+        // A refusal costs nothing: what is left of the budget is still there.
+        assert_eq!(l.counters.contacts_limited.load(Ordering::Relaxed), 1);
+        assert_eq!(l.contacts(a, 0), Verdict::Allow);
+        // Without a budget nothing is tracked for answers.
+        let free = Limiter::new(Policy {
+            contact_budget: 0,
+            ..enforce()
+        });
+        assert_eq!(free.contacts(a, 1_000_000), Verdict::Allow);
+        assert_eq!(free.sources(), 0);
     }
 
     #[test]

@@ -29,7 +29,7 @@ use whoisd::session::SessionConfig;
 #[derive(Debug, Parser)]
 #[command(
     version,
-    after_help = "Example:\n  whoisd --listen 127.0.0.1:4343 --rwhois 127.0.0.1:4321 db/\n  whois -h 127.0.0.1 -p 4343 test.coop"
+    after_help = "Example:\n  whoisd --listen 127.0.0.1:4343 --rwhois 127.0.0.1:4321 --metrics 127.0.0.1:9143 db/\n  whois -h 127.0.0.1 -p 4343 test.coop\n  curl http://127.0.0.1:9143/metrics"
 )]
 struct Args {
     /// The database directory (as written by `loader compile SRC_DIR DB_DIR`).
@@ -46,6 +46,10 @@ struct Args {
     /// Health-check address for a load balancer (`ok` and close; closed at once on SIGTERM).
     #[arg(long, value_name = "ADDR")]
     health: Vec<SocketAddr>,
+    /// Serve Prometheus metrics (text format 0.0.4) at http://ADDR/metrics (repeatable).
+    /// Keep it on loopback or a management network, e.g. 127.0.0.1:9143.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Vec<SocketAddr>,
     /// On SIGTERM, keep serving this long with the health port closed, so the balancer
     /// marks this clone down before it stops accepting.
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
@@ -192,6 +196,7 @@ fn run(args: Args) -> Result<()> {
             args.rwhois
         },
         health: args.health,
+        metrics: args.metrics,
         drain_delay: args.drain_delay,
         rwhois_primary,
         workers: args
@@ -227,6 +232,7 @@ fn run(args: Args) -> Result<()> {
                 whoisd::Protocol::Whois => "whois",
                 whoisd::Protocol::Rwhois => "rwhois",
                 whoisd::Protocol::Health => "health",
+                whoisd::Protocol::Metrics => "metrics",
             };
             // Best effort: whoever started us may have stopped reading.
             let _ = writeln!(out, "listening {name} {addr}");
@@ -262,11 +268,13 @@ fn run(args: Args) -> Result<()> {
     watcher.thread().unpark();
     let _ = watcher.join();
     let s = handle.stats();
+    let n = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     whoisd::log(&format!(
-        "stopped: {} connections served, {} refused at the connection limit, {} closed idle",
-        s.accepted.load(std::sync::atomic::Ordering::Relaxed),
-        s.refused_busy.load(std::sync::atomic::Ordering::Relaxed),
-        s.idle_closed.load(std::sync::atomic::Ordering::Relaxed),
+        "stopped: {} connections served, {} queries, {} refused at the connection limit, {} closed idle",
+        n(&s.accepted),
+        n(&s.queries),
+        n(&s.refused_busy),
+        n(&s.idle_closed),
     ));
     Ok(())
 }

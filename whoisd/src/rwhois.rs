@@ -11,7 +11,8 @@
 //! with their computed value, as the whois output shows them. Lines end in CRLF.
 
 use mkdb::Generation;
-use mkdb::query::{self, Hits, QueryError, QueryErrorKind, RecordRef};
+use mkdb::query::{self, QueryErrorKind, RecordRef};
+use mkdb::render::AnswerStats;
 use mkdb::schema::AttrType;
 
 /// The protocol version this server speaks.
@@ -99,13 +100,11 @@ pub fn dump_record(g: &Generation, r: RecordRef, out: &mut Vec<u8>) {
 /// `%error 330 Exceeded Max Objects Limit` after `limit` objects when more matched;
 /// `%error 230 No Objects Found`; or, for a refused query, an `%info` block saying why and
 /// `%error 350` (syntax), `320` (unknown attribute) or `351` (too broad, not indexed).
-pub fn dump_answer(
-    g: &Generation,
-    input: &str,
-    limit: usize,
-    out: &mut Vec<u8>,
-) -> Result<Hits, QueryError> {
+/// Returns what was answered (the dump format joins nothing, so the contacts counted are
+/// the contact objects answered).
+pub fn dump_answer(g: &Generation, input: &str, limit: usize, out: &mut Vec<u8>) -> AnswerStats {
     let result = query::parse(&g.schema, input.trim()).and_then(|q| g.execute(&q, limit));
+    let mut stats = AnswerStats::of(&result);
     match &result {
         Err(e) => {
             info(out, &e.message);
@@ -114,7 +113,11 @@ pub fn dump_answer(
         }
         Ok(h) if h.records.is_empty() => out.extend_from_slice(b"%error 230 No Objects Found\r\n"),
         Ok(h) => {
+            let contact = mkdb::render::contact_class(g);
             for &r in &h.records {
+                if contact == Some(g.class_of(r).id) {
+                    stats.contacts = stats.contacts.saturating_add(1);
+                }
                 dump_record(g, r, out);
             }
             if h.more {
@@ -124,7 +127,7 @@ pub fn dump_answer(
             }
         }
     }
-    result
+    stats
 }
 
 #[cfg(test)]

@@ -18,6 +18,14 @@
 //! - time: a connection with no progress either way for `idle_timeout` gets `%error 503
 //!   Idle Time Exceeded` (when its output is not stuck) and is closed.
 //!
+//! Accounting ([`Stats`]): the lines received, answers by kind and contact records are
+//! counted where a line is fed to the session (Relaxed atomics, nothing allocated); after
+//! each answer the client's contact records are charged to its daily budget
+//! ([`Limiter::contacts`]) and, over it, the answer is taken back out of the output buffer
+//! (none of it was sent yet) and replaced by the limit message before the close. The
+//! metrics port ([`Protocol::Metrics`], [`crate::metrics`]) is served by the same event
+//! loops: read a bounded request head, write the exposition, close.
+//!
 //! Port 43 has no end-of-query marker besides the query itself, and whois clients send a
 //! line and wait for the close. So a port-43 connection that asked only directives (say
 //! `whois -- -status`) and then sends nothing for `directive_wait` (1 s) is closed normally;
@@ -46,7 +54,8 @@ use socket2::{Domain, Socket, Type};
 
 use crate::limits::Limiter;
 use crate::live::LiveDb;
-use crate::session::{Dialect, Session, SessionConfig, Step};
+use crate::metrics::{self, ProcessReport, Snapshot};
+use crate::session::{Dialect, Session, SessionConfig, StatusReport, Step};
 
 /// Unsent output above which a connection's further input waits.
 pub const HIGH_WATER: usize = 256 * 1024;
@@ -54,6 +63,8 @@ pub const HIGH_WATER: usize = 256 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
 /// Output capacity a connection keeps between answers; a larger buffer is released.
 const KEEP_CAPACITY: usize = 64 * 1024;
+/// Metrics connections one worker keeps open at once; more are closed unanswered.
+const MAX_METRICS_CONNECTIONS: usize = 16;
 /// How long accepting pauses when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -71,12 +82,14 @@ pub enum Protocol {
     /// The load balancer's health check: `ok` and close while serving; closed as soon as
     /// shutdown begins, so the balancer stops sending new clients before whois stops.
     Health,
+    /// The Prometheus metrics page ([`crate::metrics`]): one HTTP request, one answer.
+    Metrics,
 }
 
 impl Protocol {
     fn dialect(self) -> Dialect {
         match self {
-            Protocol::Whois | Protocol::Health => Dialect::Whois,
+            Protocol::Whois | Protocol::Health | Protocol::Metrics => Dialect::Whois,
             Protocol::Rwhois => Dialect::Rwhois,
         }
     }
@@ -91,6 +104,9 @@ pub struct ServerConfig {
     pub rwhois: Vec<SocketAddr>,
     /// Health-check listening addresses (for a load balancer's `check port`).
     pub health: Vec<SocketAddr>,
+    /// Metrics addresses (Prometheus text over HTTP; keep them on loopback or a
+    /// management network).
+    pub metrics: Vec<SocketAddr>,
     /// Worker threads (each its own event loop and listening sockets).
     pub workers: usize,
     /// Most connections open at once in this process.
@@ -128,6 +144,7 @@ impl Default for ServerConfig {
             whois: vec![SocketAddr::from(([0, 0, 0, 0], 43))],
             rwhois: vec![SocketAddr::from(([0, 0, 0, 0], 4321))],
             health: Vec::new(),
+            metrics: Vec::new(),
             workers: thread::available_parallelism().map_or(1, |n| n.get()),
             max_connections: 10_000,
             idle_timeout: Duration::from_secs(30),
@@ -144,9 +161,30 @@ impl Default for ServerConfig {
     }
 }
 
-/// Counters shared by all workers of one process.
+/// Counters shared by all workers of one process, updated with Relaxed atomics (no lock);
+/// read by `-status` for operators and the metrics page ([`crate::metrics::Snapshot`]).
+/// Connections of the health and metrics ports are not counted.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Query and directive lines received (blank lines aside); each costs the rate limit
+    /// one token.
+    pub queries: AtomicU64,
+    /// Query answers that found records.
+    pub hits: AtomicU64,
+    /// Query answers that found nothing.
+    pub no_match: AtomicU64,
+    /// Refused queries and rejected lines (too long, binary, invalid UTF-8).
+    pub errors: AtomicU64,
+    /// Directive answers.
+    pub directives: AtomicU64,
+    /// Records answered.
+    pub records: AtomicU64,
+    /// Contact records answered (joined ones included).
+    pub contacts: AtomicU64,
+    /// Bytes written to whois and RWhois clients.
+    pub bytes_sent: AtomicU64,
+    /// The generation the workers serve (the last one a worker switched to).
+    pub generation: AtomicU64,
     /// Connections accepted.
     pub accepted: AtomicU64,
     /// Connections refused because the process was at its connection cap.
@@ -162,7 +200,7 @@ pub struct Stats {
 struct Shared {
     shutdown: AtomicBool,
     wakers: Vec<Arc<Waker>>,
-    stats: Stats,
+    stats: Arc<Stats>,
 }
 
 /// Asks a running server to shut down gracefully; cheap to clone, usable from any thread.
@@ -242,7 +280,8 @@ impl Server {
             .iter()
             .map(|&a| (Protocol::Whois, a))
             .chain(config.rwhois.iter().map(|&a| (Protocol::Rwhois, a)))
-            .chain(config.health.iter().map(|&a| (Protocol::Health, a)));
+            .chain(config.health.iter().map(|&a| (Protocol::Health, a)))
+            .chain(config.metrics.iter().map(|&a| (Protocol::Metrics, a)));
         let mut per_worker: Vec<Listeners> = (0..workers).map(|_| Vec::new()).collect();
         for (proto, addr) in wanted {
             let first = listen(addr, config.backlog)
@@ -270,6 +309,10 @@ impl Server {
                 let _ = w.wake();
             }));
         }
+        let stats = Stats::default();
+        stats
+            .generation
+            .store(live.current().0.number, Ordering::Relaxed);
         Ok(Server {
             config,
             live,
@@ -278,7 +321,7 @@ impl Server {
             shared: Arc::new(Shared {
                 shutdown: AtomicBool::new(false),
                 wakers,
-                stats: Stats::default(),
+                stats: Arc::new(stats),
             }),
         })
     }
@@ -297,14 +340,20 @@ impl Server {
 
     /// Runs every worker until shutdown; returns when all have finished.
     pub fn run(self) -> io::Result<()> {
+        let report: Arc<dyn StatusReport> = Arc::new(ProcessReport::new(
+            Arc::clone(&self.shared.stats),
+            self.config.limiter.clone(),
+        ));
         let whois = Arc::new(SessionConfig {
             dialect: Protocol::Whois.dialect(),
+            status_report: Some(Arc::clone(&report)),
             ..self.config.session.clone()
         });
         let rwhois = Arc::new(SessionConfig {
             dialect: Protocol::Rwhois.dialect(),
             primary: (self.config.rwhois_primary.clone())
                 .unwrap_or_else(|| self.config.session.primary.clone()),
+            status_report: Some(report),
             ..self.config.session.clone()
         });
         let mut threads = Vec::new();
@@ -327,6 +376,7 @@ impl Server {
                 shutdown_grace: self.config.shutdown_grace,
                 shared: Arc::clone(&self.shared),
                 buf: vec![0; READ_CHUNK].into_boxed_slice(),
+                metrics_open: 0,
                 accept_paused_until: None,
                 lame_duck_until: None,
                 draining_until: None,
@@ -354,6 +404,8 @@ impl Server {
 enum Phase {
     /// From a load balancer: reading the PROXY header (nothing sent yet).
     Proxy,
+    /// On the metrics port: reading the HTTP request head.
+    Http,
     /// Reading input and answering.
     Open,
     /// The session ended: send what is left, then close.
@@ -386,6 +438,36 @@ struct Conn {
     line_has_content: bool,
     /// The limiter this connection was counted by (released when it closes).
     limiter: Option<Arc<Limiter>>,
+}
+
+impl Conn {
+    fn new(
+        stream: TcpStream,
+        proto: Protocol,
+        peer: SocketAddr,
+        session: Session,
+        phase: Phase,
+        out_capacity: usize,
+    ) -> Conn {
+        Conn {
+            stream,
+            proto,
+            peer,
+            client: peer,
+            session,
+            input: Vec::new(),
+            in_pos: 0,
+            out: Vec::with_capacity(out_capacity),
+            sent: 0,
+            phase,
+            read_eof: false,
+            last_active: Instant::now(),
+            at_line_start: true,
+            answered: false,
+            line_has_content: false,
+            limiter: None,
+        }
+    }
 }
 
 impl Drop for Conn {
@@ -428,21 +510,23 @@ impl Conn {
     /// connection is done). Answers accumulate before a write, so a pipelining client gets
     /// many answers per system call, and a client that sent its query before we accepted
     /// it gets the banner and the answer in one write.
-    fn drive(&mut self, g: &Generation, buf: &mut [u8]) -> Fate {
+    fn drive(&mut self, g: &Generation, buf: &mut [u8], stats: &Stats) -> Fate {
         let mut can_read = true;
         loop {
             if self.phase == Phase::Open && self.pending() < HIGH_WATER {
                 // 1. Answer what was received, a line at a time, under the output bound.
                 if self.in_pos < self.input.len() {
-                    self.feed(g);
+                    self.feed(g, stats);
                     continue;
                 }
                 // 2. Receive.
                 if self.read_eof {
-                    if self.line_has_content && !self.charge() {
+                    if self.line_has_content && !self.charge(stats) {
                         continue;
                     }
+                    let before = self.out.len();
                     self.session.finish(g, &mut self.out);
+                    self.account(before, stats);
                     self.phase = Phase::Closing;
                     continue;
                 }
@@ -470,6 +554,9 @@ impl Conn {
                     Ok(n) => {
                         self.sent += n;
                         self.last_active = Instant::now();
+                        if self.proto != Protocol::Metrics {
+                            stats.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
+                        }
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
                         write_blocked = true;
@@ -497,7 +584,7 @@ impl Conn {
         }
     }
 
-    fn feed(&mut self, g: &Generation) {
+    fn feed(&mut self, g: &Generation, stats: &Stats) {
         if !self.answered && self.at_line_start && self.input[self.in_pos..].starts_with(b"PROXY ")
         {
             // A balancer we were not told about, or a client pretending to be one.
@@ -517,11 +604,12 @@ impl Conn {
                 self.line_has_content = rest[..end].iter().any(|b| !b.is_ascii_whitespace());
             }
             if completes && self.line_has_content {
-                if !self.charge() {
+                if !self.charge(stats) {
                     return;
                 }
                 self.line_has_content = false;
             }
+            // At most one line completes per feed, so `before` is where its answer begins.
             let chunk = &self.input[self.in_pos..self.in_pos + end];
             let before = self.out.len();
             let step = self.session.feed(chunk, g, &mut self.out);
@@ -529,6 +617,9 @@ impl Conn {
             self.in_pos += end;
             if self.out.len() > before {
                 self.answered = true;
+            }
+            if !self.account(before, stats) {
+                return;
             }
             if step == Step::Close {
                 self.phase = Phase::Closing;
@@ -545,9 +636,10 @@ impl Conn {
         }
     }
 
-    /// Asks the limiter for one more line from this client; when it is refused, the
-    /// client is told why and the connection closes.
-    fn charge(&mut self) -> bool {
+    /// Counts one more line from this client and asks the limiter for it; when it is
+    /// refused, the client is told why and the connection closes.
+    fn charge(&mut self, stats: &Stats) -> bool {
+        stats.queries.fetch_add(1, Ordering::Relaxed);
         let Some(limiter) = &self.limiter else {
             return true;
         };
@@ -560,6 +652,39 @@ impl Conn {
         self.input.clear();
         self.in_pos = 0;
         false
+    }
+
+    /// Accounts for what the session answered since `before` (the output length when the
+    /// line was fed): charges its contact records to the client's daily budget and counts
+    /// the answers. Over the budget, the answer is taken back before any of it is sent,
+    /// the client is told why, and the connection closes (returns false).
+    fn account(&mut self, before: usize, stats: &Stats) -> bool {
+        let t = self.session.take_tally();
+        if t.contacts > 0
+            && let Some(limiter) = &self.limiter
+            && let Some(message) = limiter.contacts(self.client.ip(), t.contacts).message()
+        {
+            // Nothing after `before` was sent: writing happens after feeding.
+            self.out.truncate(before.max(self.sent));
+            self.out.extend_from_slice(message.as_bytes());
+            self.phase = Phase::Closing;
+            self.input.clear();
+            self.in_pos = 0;
+            return false;
+        }
+        for (counter, n) in [
+            (&stats.hits, t.hits),
+            (&stats.no_match, t.no_match),
+            (&stats.errors, t.errors),
+            (&stats.directives, t.directives),
+            (&stats.records, t.records),
+            (&stats.contacts, t.contacts),
+        ] {
+            if n > 0 {
+                counter.fetch_add(u64::from(n), Ordering::Relaxed);
+            }
+        }
+        true
     }
 
     /// Everything is sent: close. If the client sent more than was read (input after its
@@ -580,6 +705,22 @@ impl Conn {
     }
 }
 
+/// The [`Ctx`] of worker `$w`, borrowed field by field (a macro, not a method, so that it
+/// can coexist with a borrow of one of the worker's connections).
+macro_rules! ctx {
+    ($w:expr) => {
+        Ctx {
+            serving: &$w.serving.0,
+            buf: &mut $w.buf,
+            whois: &$w.whois,
+            rwhois: &$w.rwhois,
+            xfer_allow: &$w.xfer_allow,
+            limiter: $w.limiter.as_ref(),
+            stats: &$w.shared.stats,
+        }
+    };
+}
+
 /// What driving a connection needs from its worker (borrowed field by field, so the
 /// connection itself can be borrowed from the worker's slab at the same time).
 struct Ctx<'w> {
@@ -593,15 +734,30 @@ struct Ctx<'w> {
 }
 
 impl Ctx<'_> {
-    /// Drives one connection: first its PROXY header, if it owes one, then the session.
+    /// Drives one connection: first its PROXY header, if it owes one, or its HTTP request
+    /// on the metrics port; then the session (or the sending of the metrics).
     fn drive(&mut self, conn: &mut Conn) -> Fate {
+        if conn.phase == Phase::Http {
+            match read_http_request(conn, self.buf) {
+                Ok(None) => return Fate::Keep,
+                Ok(Some(req)) => {
+                    conn.out = metrics::response(req, |body| {
+                        let snapshot = Snapshot::take(self.stats, self.limiter.map(|l| &**l));
+                        metrics::exposition(&snapshot, body);
+                    });
+                    conn.sent = 0;
+                    conn.phase = Phase::Closing;
+                }
+                Err(()) => return Fate::Drop,
+            }
+        }
         if conn.phase == Phase::Proxy {
             match read_proxy_header(conn, self.buf) {
                 Ok(None) => return Fate::Keep,
                 Ok(Some(client)) => {
                     conn.client = client;
                     let base = match conn.proto {
-                        Protocol::Whois | Protocol::Health => self.whois,
+                        Protocol::Whois | Protocol::Health | Protocol::Metrics => self.whois,
                         Protocol::Rwhois => self.rwhois,
                     };
                     conn.session = new_session(base, contains(self.xfer_allow, client.ip()));
@@ -617,7 +773,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        conn.drive(self.serving, self.buf)
+        conn.drive(self.serving, self.buf, self.stats)
     }
 
     /// Asks the limiter to admit the connection's (real) client: counts the connection,
@@ -658,6 +814,8 @@ struct Worker {
     shutdown_grace: Duration,
     shared: Arc<Shared>,
     buf: Box<[u8]>,
+    /// Metrics connections open on this worker (not in [`Stats::open`]).
+    metrics_open: usize,
     accept_paused_until: Option<Instant>,
     /// Shutdown asked: health listeners closed, still serving until then.
     lame_duck_until: Option<Instant>,
@@ -690,6 +848,7 @@ impl Worker {
             }
             if self.live.version() != self.serving.1 {
                 self.serving = self.live.current();
+                (self.shared.stats.generation).store(self.serving.0.number, Ordering::Relaxed);
             }
             if self.lame_duck_until.is_none() && self.shared.shutdown.load(Ordering::Acquire) {
                 self.close_listeners(|p| p == Protocol::Health);
@@ -740,15 +899,7 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let mut ctx = Ctx {
-            serving: &self.serving.0,
-            buf: &mut self.buf,
-            whois: &self.whois,
-            rwhois: &self.rwhois,
-            xfer_allow: &self.xfer_allow,
-            limiter: self.limiter.as_ref(),
-            stats: &self.shared.stats,
-        };
+        let mut ctx = ctx!(self);
         if ctx.drive(conn) == Fate::Drop {
             self.remove(key);
         }
@@ -757,7 +908,11 @@ impl Worker {
     fn remove(&mut self, key: usize) {
         if let Some(mut conn) = self.conns.try_remove(key) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
-            self.shared.stats.open.fetch_sub(1, Ordering::Relaxed);
+            if conn.proto == Protocol::Metrics {
+                self.metrics_open -= 1;
+            } else {
+                self.shared.stats.open.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -790,6 +945,10 @@ impl Worker {
             let _ = stream.write(b"ok\r\n");
             return;
         }
+        if proto == Protocol::Metrics {
+            self.admit_metrics(stream, peer);
+            return;
+        }
         let stats = &self.shared.stats;
         if stats.open.load(Ordering::Relaxed) >= self.max_connections {
             stats.refused_busy.fetch_add(1, Ordering::Relaxed);
@@ -800,40 +959,22 @@ impl Worker {
         stats.accepted.fetch_add(1, Ordering::Relaxed);
         stats.open.fetch_add(1, Ordering::Relaxed);
         let base = match proto {
-            Protocol::Whois | Protocol::Health => &self.whois,
+            Protocol::Whois | Protocol::Health | Protocol::Metrics => &self.whois,
             Protocol::Rwhois => &self.rwhois,
         };
         let session = new_session(base, contains(&self.xfer_allow, peer.ip()));
         let proxied = contains(&self.proxy_from, peer.ip());
-        let mut conn = Conn {
+        let mut conn = Conn::new(
             stream,
             proto,
             peer,
-            client: peer,
             session,
-            input: Vec::new(),
-            in_pos: 0,
-            out: Vec::with_capacity(4096),
-            sent: 0,
-            phase: if proxied { Phase::Proxy } else { Phase::Open },
-            read_eof: false,
-            last_active: Instant::now(),
-            at_line_start: true,
-            answered: false,
-            line_has_content: false,
-            limiter: None,
-        };
+            if proxied { Phase::Proxy } else { Phase::Open },
+            4096,
+        );
         // Most clients send their query at once: answer it before involving the poller,
         // so a whole exchange can end here without a registration.
-        let mut ctx = Ctx {
-            serving: &self.serving.0,
-            buf: &mut self.buf,
-            whois: &self.whois,
-            rwhois: &self.rwhois,
-            xfer_allow: &self.xfer_allow,
-            limiter: self.limiter.as_ref(),
-            stats,
-        };
+        let mut ctx = ctx!(self);
         if !proxied && ctx.admit_client(&mut conn) {
             conn.session.greeting(&mut conn.out);
         }
@@ -856,6 +997,36 @@ impl Worker {
         entry.insert(conn);
     }
 
+    /// A metrics connection: read its request (driven once now, like a whois connection),
+    /// answer, close. At most [`MAX_METRICS_CONNECTIONS`] per worker; beyond, closed.
+    fn admit_metrics(&mut self, stream: TcpStream, peer: SocketAddr) {
+        if self.metrics_open >= MAX_METRICS_CONNECTIONS {
+            return;
+        }
+        let mut conn = Conn::new(
+            stream,
+            Protocol::Metrics,
+            peer,
+            Session::new(&self.whois),
+            Phase::Http,
+            0,
+        );
+        let mut ctx = ctx!(self);
+        if ctx.drive(&mut conn) == Fate::Drop {
+            return;
+        }
+        let entry = self.conns.vacant_entry();
+        let token = Token(entry.key());
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if (self.poll.registry())
+            .register(&mut conn.stream, token, interest)
+            .is_ok()
+        {
+            entry.insert(conn);
+            self.metrics_open += 1;
+        }
+    }
+
     /// Closes connections idle longer than the timeout, and port-43 connections that asked
     /// only directives and then fell silent.
     fn sweep(&mut self, now: Instant) {
@@ -876,15 +1047,15 @@ impl Worker {
             self.drive(key);
         }
         for key in expired {
-            self.shared
-                .stats
-                .idle_closed
-                .fetch_add(1, Ordering::Relaxed);
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            if conn.phase == Phase::Proxy {
-                // A balancer that never sent its header.
+            if conn.proto != Protocol::Metrics {
+                let stats = &self.shared.stats;
+                stats.idle_closed.fetch_add(1, Ordering::Relaxed);
+            }
+            if matches!(conn.phase, Phase::Proxy | Phase::Http) {
+                // A balancer that never sent its header; a metrics request never finished.
                 self.remove(key);
             } else if conn.phase == Phase::Open && conn.pending() == 0 {
                 // Tell the client why, once; then close as usual.
@@ -926,7 +1097,10 @@ impl Worker {
         let quiet: Vec<usize> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.phase == Phase::Open && c.answered && c.is_quiet())
+            .filter(|(_, c)| {
+                (c.phase == Phase::Open && c.answered && c.is_quiet())
+                    || (c.phase == Phase::Http && c.input.is_empty())
+            })
             .map(|(k, _)| k)
             .collect();
         for key in quiet {
@@ -988,6 +1162,30 @@ fn read_proxy_header(conn: &mut Conn, buf: &mut [u8]) -> Result<Option<SocketAdd
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(format!("reading the PROXY header: {e}")),
+        }
+    }
+}
+
+/// Reads a metrics request until its head is complete (or too long): `Ok(Some(request))`,
+/// `Ok(None)` to wait for more, `Err` when the client went away first.
+fn read_http_request(conn: &mut Conn, buf: &mut [u8]) -> Result<Option<metrics::Request>, ()> {
+    loop {
+        if let Some(req) = metrics::parse_request(&conn.input) {
+            conn.input.clear();
+            return Ok(Some(req));
+        }
+        let room = metrics::MAX_REQUEST
+            .saturating_sub(conn.input.len())
+            .clamp(1, buf.len());
+        match conn.stream.read(&mut buf[..room]) {
+            Ok(0) => return Err(()),
+            Ok(n) => {
+                conn.input.extend_from_slice(&buf[..n]);
+                conn.last_active = Instant::now();
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return Err(()),
         }
     }
 }

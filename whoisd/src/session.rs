@@ -40,7 +40,13 @@
 //! `%error 353 Authentication Failed` and closes the connection; `-security off` ends the
 //! operator session. Operators may `-xfer` (as may peers with [`SessionConfig::xfer_allowed`]).
 //! `-register` is not offered: it is refused with 401 to everyone else and with 400 to
-//! operators, since it is not connected to the change pipeline yet. Passwords are never
+//! operators, since it is not connected to the change pipeline yet. An operator's `-status`
+//! adds the process's counters and limits ([`StatusReport`]); nobody else sees other
+//! clients' activity.
+//!
+//! Accounting: every answered line is tallied by kind (hit, no match, error, directive)
+//! with its record and contact-record counts ([`Session::take_tally`]), so the server can
+//! count answers and charge a client's contact budget before the answer is sent. Passwords are never
 //! echoed, stored or logged.
 //!
 //! Input rules: lines end in LF or CRLF; a line longer than [`SessionConfig::max_line`]
@@ -53,7 +59,7 @@
 use std::sync::Arc;
 
 use mkdb::Generation;
-use mkdb::render::{AnswerOptions, render_answer};
+use mkdb::render::{AnswerKind, AnswerOptions, AnswerStats, render_answer_stats};
 use mkdb::schema::{AttrType, ClassDef, IndexKind};
 
 use crate::auth::Operators;
@@ -112,6 +118,52 @@ pub struct SessionConfig {
     pub hostmaster: String,
     /// Current time in seconds since the Unix epoch (UTC): `-X-date` and `-status`.
     pub now: fn() -> u64,
+    /// Process-wide figures (counters, limits) that `-status` adds for authenticated
+    /// operators; other clients never see them. The server sets it.
+    pub status_report: Option<Arc<dyn StatusReport>>,
+}
+
+/// Figures about the whole process for an operator's `-status`: each is written as one
+/// more `status` line, `key:value`, in the session's dialect.
+pub trait StatusReport: Send + Sync + std::fmt::Debug {
+    /// Calls `line(key, value)` once per figure.
+    fn report(&self, line: &mut dyn FnMut(&str, &str));
+}
+
+/// What a session answered since the last [`Session::take_tally`]: the caller's
+/// accounting (counters, the contact budget). Blank lines answer nothing and count nowhere.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnswerTally {
+    /// Queries that found records.
+    pub hits: u32,
+    /// Queries that found nothing.
+    pub no_match: u32,
+    /// Queries refused (bad syntax, unknown attribute, too broad) and lines rejected
+    /// (too long, control characters, invalid UTF-8).
+    pub errors: u32,
+    /// Directive lines answered (with `%ok` or `%error`).
+    pub directives: u32,
+    /// Records answered to queries.
+    pub records: u32,
+    /// Contact records written in query answers ([`AnswerStats::contacts`]).
+    pub contacts: u32,
+}
+
+impl AnswerTally {
+    /// Lines answered.
+    pub fn answers(&self) -> u32 {
+        self.hits + self.no_match + self.errors + self.directives
+    }
+
+    fn add(&mut self, a: AnswerStats) {
+        match a.kind {
+            AnswerKind::Hit => self.hits += 1,
+            AnswerKind::NoMatch => self.no_match += 1,
+            AnswerKind::Error => self.errors += 1,
+        }
+        self.records = self.records.saturating_add(a.records);
+        self.contacts = self.contacts.saturating_add(a.contacts);
+    }
 }
 
 fn system_now() -> u64 {
@@ -134,6 +186,7 @@ impl Default for SessionConfig {
             primary: "whois.nic.coop:43".into(),
             hostmaster: "hostmaster@nic.coop".into(),
             now: system_now,
+            status_report: None,
         }
     }
 }
@@ -202,6 +255,8 @@ pub struct Session {
     /// The operator this session authenticated as.
     operator: Option<String>,
     closed: bool,
+    /// Answers since the last [`Session::take_tally`].
+    tally: AnswerTally,
 }
 
 /// A directive's failure: RWhois code, its standard text, an optional explanation, and
@@ -321,6 +376,7 @@ impl Session {
             forward: false,
             operator: None,
             closed: false,
+            tally: AnswerTally::default(),
         }
     }
 
@@ -358,6 +414,13 @@ impl Session {
     /// The operator this session authenticated as with `-security`, if any.
     pub fn operator(&self) -> Option<&str> {
         self.operator.as_deref()
+    }
+
+    /// What was answered since the last call (or since the session began), and resets it.
+    /// A caller that feeds one line at a time learns each line's answer; the server does,
+    /// to count answers and to charge the contact budget before the answer is sent.
+    pub fn take_tally(&mut self) -> AnswerTally {
+        std::mem::take(&mut self.tally)
     }
 
     /// Has the session ended (after [`Step::Close`])?
@@ -429,6 +492,7 @@ impl Session {
             Dialect::Rwhois => rwhois::info(out, why),
         }
         out.extend_from_slice(b"%error 350 Invalid Query Syntax\r\n");
+        self.tally.errors += 1;
         self.close()
     }
 
@@ -455,6 +519,7 @@ impl Session {
             return Step::Continue;
         }
         if let Some(body) = text.strip_prefix('-') {
+            self.tally.directives += 1;
             return match self.directive(body, g, out) {
                 Ok(step) => step,
                 Err(f) => {
@@ -472,10 +537,12 @@ impl Session {
                     limit: self.limit,
                     banner: false,
                 };
-                let _ = render_answer(g, text, opts, out);
+                let stats = render_answer_stats(g, text, opts, out);
+                self.tally.add(stats);
             }
             Dialect::Rwhois => {
-                let _ = rwhois::dump_answer(g, text, self.limit, out);
+                let stats = rwhois::dump_answer(g, text, self.limit, out);
+                self.tally.add(stats);
             }
         }
         if self.holdconnect {
@@ -861,7 +928,8 @@ impl Session {
     }
 
     /// `-status`: RFC 2167's flags (limit, holdconnect, forward, objects, display,
-    /// contact), then per-class counts, the generation and the time.
+    /// contact), then per-class counts, the generation and the time; for an authenticated
+    /// operator, then the process's figures ([`SessionConfig::status_report`]).
     fn status(&self, args: &[&str], g: &Generation, out: &mut Vec<u8>) -> Answer {
         if !args.is_empty() {
             return Err(Fail::syntax("-status"));
@@ -890,6 +958,10 @@ impl Session {
         line("generation", &g.number.to_string());
         line("generation-created", &g.created);
         line("time", &mkdb::generation::rfc3339((self.config.now)()));
+        // Other clients' activity is for operators only.
+        if let (Some(_), Some(report)) = (&self.operator, &self.config.status_report) {
+            report.report(&mut line);
+        }
         Ok(Step::Continue)
     }
 
@@ -1126,7 +1198,7 @@ mod tests {
             limit: 20,
             banner: false,
         };
-        let _ = render_answer(db(), "domain test.coop", opts, &mut want);
+        let _ = mkdb::render::render_answer(db(), "domain test.coop", opts, &mut want);
         assert_eq!(out.as_bytes(), want.as_slice());
         assert!(out.contains("Domain Name: TEST.COOP") || out.contains("TEST.COOP"));
         assert!(!out.contains("registry whois service"), "no second banner");
@@ -2224,6 +2296,146 @@ mod tests {
         let (out, step) = run_with(&cfg, script.as_bytes());
         assert_eq!(step, Step::Close);
         assert_no_secrets(&out);
+    }
+
+    /// Feeds `lines` one at a time (as the server does); the tally after each.
+    fn tallies(cfg: &SessionConfig, lines: &[&str]) -> Vec<AnswerTally> {
+        let mut s = Session::new(cfg);
+        let mut out = Vec::new();
+        lines
+            .iter()
+            .map(|l| {
+                s.feed(l.as_bytes(), db(), &mut out);
+                s.take_tally()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_answer_is_tallied_by_kind_with_its_contacts() {
+        let hit = |records, contacts| AnswerTally {
+            hits: 1,
+            records,
+            contacts,
+            ..AnswerTally::default()
+        };
+        let no_match = AnswerTally {
+            no_match: 1,
+            ..AnswerTally::default()
+        };
+        let error = AnswerTally {
+            errors: 1,
+            ..AnswerTally::default()
+        };
+        let directive = AnswerTally {
+            directives: 1,
+            ..AnswerTally::default()
+        };
+        let none = AnswerTally::default();
+        let lines = [
+            "-holdconnect on\r\n",
+            "test.coop\r\n",
+            "contact CNT-1002\r\n",
+            "registrar SAMPLE\r\n",
+            "nosuch.coop\r\n",
+            "*a*b*\r\n",
+            "-frobnicate\r\n",
+            "   \r\n",
+            "\x01\r\n",
+        ];
+        // The domain joins its four contacts; a registrar none.
+        assert_eq!(
+            tallies(&config(), &lines),
+            [
+                directive,
+                hit(1, 4),
+                hit(1, 1),
+                hit(1, 0),
+                no_match,
+                error,
+                directive,
+                none,
+                error
+            ]
+        );
+        // RWhois: dump answers join nothing; a contact object counts itself.
+        let rw_lines = &lines[1..];
+        assert_eq!(
+            tallies(&rwhois_config(), rw_lines),
+            [
+                hit(1, 0),
+                hit(1, 1),
+                hit(1, 0),
+                no_match,
+                error,
+                directive,
+                none,
+                error
+            ]
+        );
+        // Several lines in one feed add up; taking resets.
+        let mut s = Session::new(&config());
+        let mut out = Vec::new();
+        s.feed(
+            b"-holdconnect on\r\ntest.coop\r\ntest.coop\r\n",
+            db(),
+            &mut out,
+        );
+        let t = s.take_tally();
+        assert_eq!(
+            (t.directives, t.hits, t.contacts, t.answers()),
+            (1, 2, 8, 3)
+        );
+        assert_eq!(s.take_tally(), AnswerTally::default());
+        // An unterminated last line answered at end of input is tallied too.
+        let mut s = Session::new(&config());
+        s.feed(b"contact CNT-1002", db(), &mut out);
+        s.finish(db(), &mut out);
+        assert_eq!(s.take_tally(), hit(1, 1));
+    }
+
+    #[derive(Debug)]
+    struct FixedReport;
+
+    impl StatusReport for FixedReport {
+        fn report(&self, line: &mut dyn FnMut(&str, &str)) {
+            line("queries", "42");
+            line("limits", "mode enforce; 5 contact records/day");
+        }
+    }
+
+    #[test]
+    fn status_shows_process_figures_to_operators_only() {
+        let cfg = SessionConfig {
+            status_report: Some(Arc::new(FixedReport)),
+            ..operator_config()
+        };
+        let (out, _) = run_with(&cfg, b"-holdconnect on\r\n-status\r\n");
+        assert!(!out.contains("queries:42"), "{out}");
+        assert!(!out.contains("limits:"), "{out}");
+        let login =
+            format!("-holdconnect on\r\n-security on request password alice {PASSWORD}\r\n");
+        let (out, _) = run_with(&cfg, format!("{login}-status\r\n").as_bytes());
+        assert!(
+            out.contains(
+                "% status time:2001-09-09T01:46:40Z\r\n% status queries:42\r\n\
+                          % status limits:mode enforce; 5 contact records/day\r\n%ok\r\n"
+            ),
+            "{out}"
+        );
+        // -security off: back to what everyone sees.
+        let (out, _) = run_with(
+            &cfg,
+            format!("{login}-security off\r\n-status\r\n").as_bytes(),
+        );
+        assert!(!out.contains("queries:42"), "{out}");
+        // RWhois lines.
+        let rcfg = SessionConfig {
+            dialect: Dialect::Rwhois,
+            ..cfg
+        };
+        let (out, _) = run_with(&rcfg, format!("{login}-status\r\n").as_bytes());
+        assert!(out.contains("%status queries:42\r\n"), "{out}");
     }
 
     #[test]

@@ -25,3 +25,8 @@ fn replay(target: &str, body: fn(&[u8])) {
 fn corpus_session() {
     replay("session", fuzz_bodies::session);
 }
+
+#[test]
+fn corpus_proxy() {
+    replay("proxy", fuzz_bodies::proxy);
+}

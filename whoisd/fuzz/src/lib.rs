@@ -185,3 +185,41 @@ pub fn session(data: &[u8]) {
         }
     }
 }
+
+/// The PROXY protocol header parser (`whoisd::proxy::parse`): never panics; a complete
+/// header never claims more bytes than it was given nor more than the protocol allows; and
+/// feeding the input byte by byte reaches the same outcome as feeding it whole (the server
+/// parses after every read), never "complete" earlier with a different header.
+pub fn proxy(data: &[u8]) {
+    use whoisd::proxy::{MAX_V1_LEN, MAX_V2_LEN, Parsed, parse};
+    let whole = parse(data);
+    if let Ok(Parsed::Complete(_, used)) = &whole {
+        assert!(*used <= data.len(), "used {used} of {} bytes", data.len());
+        assert!(
+            *used <= MAX_V1_LEN.max(16 + MAX_V2_LEN),
+            "header of {used} bytes"
+        );
+    }
+    // Grow the input a byte at a time, as reads might deliver it.
+    for end in 0..=data.len() {
+        match parse(&data[..end]) {
+            Ok(Parsed::Incomplete) => continue,
+            Ok(Parsed::Complete(h, used)) => {
+                assert_eq!(
+                    whole,
+                    Ok(Parsed::Complete(h, used)),
+                    "a prefix of {end} bytes completed differently"
+                );
+                return;
+            }
+            Err(e) => {
+                assert!(
+                    whole.is_err(),
+                    "a prefix of {end} bytes failed ({e}) but the whole did not"
+                );
+                return;
+            }
+        }
+    }
+    assert_eq!(whole, Ok(Parsed::Incomplete));
+}
