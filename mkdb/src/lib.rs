@@ -3,6 +3,8 @@
 //!
 //! The pieces, in data-flow order:
 //! - [`record`]: the `Tag: value` text format (records separated by `---`).
+//! - [`change`]: change files, the sequence-numbered MKDB text that carries changes from
+//!   their writers (eppd, hand edits) to the loader; record versions for compare-and-swap.
 //! - [`schema`]: per-class schema files: attributes, aliases, checks, index kinds, labels.
 //! - [`key`]: normalisation of values and queries into index keys (case, IDN, IP).
 //! - [`segment`]: one data file plus its compiled index (record table, field table, fsts).
@@ -20,6 +22,7 @@
 
 pub mod bloom;
 pub mod bytes;
+pub mod change;
 pub mod compile;
 pub mod generation;
 pub mod key;

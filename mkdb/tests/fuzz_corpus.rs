@@ -50,3 +50,8 @@ fn corpus_manifest() {
 fn corpus_segment() {
     replay("segment", fuzz_bodies::segment);
 }
+
+#[test]
+fn corpus_change() {
+    replay("change", fuzz_bodies::change);
+}

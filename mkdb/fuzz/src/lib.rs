@@ -532,3 +532,17 @@ pub fn segment(data: &[u8]) {
     segments.extend(others.cloned());
     answer_all(&generation(schema.clone(), segments), &queries);
 }
+
+/// The change-file parser (`mkdb::change`): no panic; a file that parses writes back to
+/// text that parses to the same changes (the writer and the reader agree).
+pub fn change(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(file) = mkdb::change::ChangeFile::parse(text, "fuzz") else {
+        return;
+    };
+    let again = mkdb::change::ChangeFile::parse(&file.to_text(), "fuzz")
+        .expect("a parsed change file writes back to valid text");
+    assert_eq!(again, file, "the change file did not round-trip");
+}

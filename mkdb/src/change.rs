@@ -1,0 +1,484 @@
+//! Change files: how changes travel from their writers (eppd, `mkdb edit`, `loader import`,
+//! whoisd's `-register`) to the loader, which applies them in sequence order.
+//!
+//! A change file is MKDB text, readable and greppable like any data file. Its first record
+//! is a header; every further record is one change: a `Change:` line naming the action, the
+//! class and the primary key, an optional `Base-Version:` (the [`Version`] of the record the
+//! writer saw, for compare-and-swap), then, for `put`, the whole new record:
+//!
+//! ```text
+//! # MKDB change file: applied by the loader in sequence order. Do not edit.
+//! Change-File: 42
+//! Origin: eppd
+//! Time: 2026-11-23T06:00:00Z
+//! ---
+//! Change: put domain example.coop
+//! Base-Version: 5d88fa0d0d36cd98
+//! Domain-Name: example.coop
+//! Sponsoring-Registrar: REG-42
+//! ---
+//! Change: delete domain old.coop
+//! Base-Version: 0f3b6d0e9a1c2b47
+//! ---
+//! ```
+//!
+//! A record's version is the xxh3 of its canonical text (`Tag: value` lines as written, in
+//! order, LF-terminated; comments and blank lines ignored), so it needs no stored counter:
+//! any writer can compute the version of what it read, and a racing writer's change is
+//! detected because the record no longer has the version its change was based on.
+//!
+//! The spool ([`Spool`]) is a directory of files named by their zero-padded sequence number
+//! (`00000000000000000042.chg`). [`Spool::append`] makes a file durable before it returns
+//! (written to a temporary name, fsync'd, renamed, directory fsync'd), so a writer may
+//! acknowledge the change once `append` returns, and a reader never sees half a file.
+//! Sequence numbers have no gaps; the loader remembers the last one it published.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::record::{self, RawRecord, SyntaxError};
+
+/// What a change does to the record with its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Create the record, or replace it whole.
+    Put,
+    /// Remove the record.
+    Delete,
+}
+
+impl Action {
+    fn word(self) -> &'static str {
+        match self {
+            Action::Put => "put",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// A record's version: the xxh3 of its canonical text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Version(pub u64);
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl std::str::FromStr for Version {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Version, String> {
+        if s.len() != 16 {
+            return Err(format!("a version is 16 hex digits, found {s:?}"));
+        }
+        u64::from_str_radix(s, 16)
+            .map(Version)
+            .map_err(|_| format!("a version is 16 hex digits, found {s:?}"))
+    }
+}
+
+/// The canonical text of a record: its fields as `Tag: value` lines, LF-terminated.
+pub fn canonical(rec: &RawRecord<'_>) -> String {
+    let mut s = String::with_capacity(rec.end.saturating_sub(rec.start));
+    for f in &rec.fields {
+        let _ = writeln!(s, "{}: {}", f.tag, f.value);
+    }
+    s
+}
+
+/// The version of a record's canonical text.
+pub fn version_of(canonical_text: &str) -> Version {
+    Version(xxhash_rust::xxh3::xxh3_64(canonical_text.as_bytes()))
+}
+
+/// One change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Put or delete.
+    pub action: Action,
+    /// The class name, as in the schema (`domain`, `contact`, ...).
+    pub class: String,
+    /// The primary key of the record changed.
+    pub key: String,
+    /// The version the writer based the change on; `None` for a record it believes new.
+    pub base: Option<Version>,
+    /// For a put, the new record's canonical text (`Tag: value` lines); empty for a delete.
+    pub record: String,
+}
+
+/// A whole change file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeFile {
+    /// Its place in the sequence.
+    pub sequence: u64,
+    /// Who wrote it: `eppd`, `mkdb edit`, `loader import`, `whoisd`.
+    pub origin: String,
+    /// When (RFC 3339 UTC).
+    pub time: String,
+    /// The changes, applied in order.
+    pub changes: Vec<Change>,
+}
+
+/// A change file that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {problem}")]
+pub struct ChangeError {
+    /// The file.
+    pub file: String,
+    /// 1-based line (0: the file as a whole).
+    pub line: u32,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl ChangeFile {
+    /// The file's text.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        s.push_str("# MKDB change file: applied by the loader in sequence order. Do not edit.\n");
+        let _ = writeln!(s, "Change-File: {}", self.sequence);
+        let _ = writeln!(s, "Origin: {}", self.origin);
+        let _ = writeln!(s, "Time: {}", self.time);
+        s.push_str("---\n");
+        for c in &self.changes {
+            let _ = writeln!(s, "Change: {} {} {}", c.action.word(), c.class, c.key);
+            if let Some(v) = c.base {
+                let _ = writeln!(s, "Base-Version: {v}");
+            }
+            s.push_str(&c.record);
+            s.push_str("---\n");
+        }
+        s
+    }
+
+    /// Reads a change file's text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<ChangeFile, ChangeError> {
+        let err = |line: u32, problem: String| ChangeError {
+            file: file.to_owned(),
+            line,
+            problem,
+        };
+        let mut header: Option<(u64, String, String)> = None;
+        let mut changes = Vec::new();
+        let res = record::for_each_record(text, |rec| -> Result<(), ChangeError> {
+            if header.is_none() {
+                let get = |tag: &str| {
+                    rec.fields
+                        .iter()
+                        .find(|f| f.tag.eq_ignore_ascii_case(tag))
+                        .map(|f| f.value)
+                };
+                let seq = get("Change-File")
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .ok_or_else(|| {
+                        err(
+                            rec.first_line,
+                            "the header needs `Change-File: <sequence number>`".into(),
+                        )
+                    })?;
+                header = Some((
+                    seq,
+                    get("Origin").unwrap_or("").to_owned(),
+                    get("Time").unwrap_or("").to_owned(),
+                ));
+                return Ok(());
+            }
+            let Some((first, rest)) = rec.fields.split_first() else {
+                return Ok(());
+            };
+            if !first.tag.eq_ignore_ascii_case("Change") {
+                return Err(err(
+                    first.line,
+                    format!(
+                        "a change starts with `Change: put|delete CLASS KEY`, not {:?}",
+                        first.tag
+                    ),
+                ));
+            }
+            let mut words = first.value.split_whitespace();
+            let (Some(action), Some(class), Some(key), None) =
+                (words.next(), words.next(), words.next(), words.next())
+            else {
+                return Err(err(
+                    first.line,
+                    format!("`Change: put|delete CLASS KEY`, not {:?}", first.value),
+                ));
+            };
+            let action = match action.to_ascii_lowercase().as_str() {
+                "put" => Action::Put,
+                "delete" => Action::Delete,
+                _ => {
+                    return Err(err(
+                        first.line,
+                        format!("unknown action {action:?} (put or delete)"),
+                    ));
+                }
+            };
+            let (base, fields) = match rest.split_first() {
+                Some((b, more)) if b.tag.eq_ignore_ascii_case("Base-Version") => {
+                    let v = b.value.parse::<Version>().map_err(|e| err(b.line, e))?;
+                    (Some(v), more)
+                }
+                _ => (None, rest),
+            };
+            if action == Action::Delete && !fields.is_empty() {
+                return Err(err(
+                    fields[0].line,
+                    "a delete carries no record fields".into(),
+                ));
+            }
+            if action == Action::Put && fields.is_empty() {
+                return Err(err(first.line, "a put carries the whole new record".into()));
+            }
+            let mut record = String::new();
+            for f in fields {
+                let _ = writeln!(record, "{}: {}", f.tag, f.value);
+            }
+            changes.push(Change {
+                action,
+                class: class.to_owned(),
+                key: key.to_owned(),
+                base,
+                record,
+            });
+            Ok(())
+        });
+        res.map_err(|mut e: ChangeError| {
+            if e.file.is_empty() {
+                e.file = file.to_owned();
+            }
+            e
+        })?;
+        let Some((sequence, origin, time)) = header else {
+            return Err(err(0, "empty change file (no header)".into()));
+        };
+        Ok(ChangeFile {
+            sequence,
+            origin,
+            time,
+            changes,
+        })
+    }
+}
+
+impl From<SyntaxError> for ChangeError {
+    fn from(e: SyntaxError) -> ChangeError {
+        ChangeError {
+            file: String::new(),
+            line: e.line,
+            problem: e.problem,
+        }
+    }
+}
+
+/// A directory of change files.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    dir: PathBuf,
+}
+
+/// File name of sequence `n`.
+fn file_name(n: u64) -> String {
+    format!("{n:020}.chg")
+}
+
+impl Spool {
+    /// The spool in `dir` (created if missing).
+    pub fn open(dir: &Path) -> std::io::Result<Spool> {
+        fs::create_dir_all(dir)?;
+        Ok(Spool {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Sequence numbers present, in order.
+    pub fn sequences(&self) -> std::io::Result<Vec<u64>> {
+        let mut v: Vec<u64> = fs::read_dir(&self.dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name();
+                let name = name.to_str()?;
+                let n = name.strip_suffix(".chg")?;
+                (n.len() == 20).then(|| n.parse().ok()).flatten()
+            })
+            .collect();
+        v.sort_unstable();
+        Ok(v)
+    }
+
+    /// The highest sequence number written (0 when empty).
+    pub fn last(&self) -> std::io::Result<u64> {
+        Ok(self.sequences()?.last().copied().unwrap_or(0))
+    }
+
+    /// Makes `file` durable under its sequence number: temporary file, fsync, rename,
+    /// directory fsync. Refuses to overwrite an existing sequence number.
+    pub fn append(&self, file: &ChangeFile) -> std::io::Result<PathBuf> {
+        let path = self.dir.join(file_name(file.sequence));
+        if path.exists() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!(
+                    "{}: change {} exists already",
+                    path.display(),
+                    file.sequence
+                ),
+            ));
+        }
+        let tmp = self.dir.join(format!(".{}.tmp", file_name(file.sequence)));
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(file.to_text().as_bytes())?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, &path)?;
+        fs::File::open(&self.dir)?.sync_all()?;
+        Ok(path)
+    }
+
+    /// Reads change `n`.
+    pub fn read(&self, n: u64) -> Result<ChangeFile, ChangeError> {
+        let path = self.dir.join(file_name(n));
+        let name = path.display().to_string();
+        let text = fs::read_to_string(&path).map_err(|e| ChangeError {
+            file: name.clone(),
+            line: 0,
+            problem: format!("cannot read: {e}"),
+        })?;
+        let file = ChangeFile::parse(&text, &name)?;
+        if file.sequence != n {
+            return Err(ChangeError {
+                file: name,
+                line: 0,
+                problem: format!("holds change {} under the name of {n}", file.sequence),
+            });
+        }
+        Ok(file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ChangeFile {
+        ChangeFile {
+            sequence: 42,
+            origin: "eppd".into(),
+            time: "2026-11-23T06:00:00Z".into(),
+            changes: vec![
+                Change {
+                    action: Action::Put,
+                    class: "domain".into(),
+                    key: "example.coop".into(),
+                    base: Some(Version(0x5d88_fa0d_0d36_cd98)),
+                    record: "Domain-Name: example.coop\nSponsoring-Registrar: REG-42\n".into(),
+                },
+                Change {
+                    action: Action::Delete,
+                    class: "domain".into(),
+                    key: "old.coop".into(),
+                    base: None,
+                    record: String::new(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn text_round_trips() {
+        let f = sample();
+        let text = f.to_text();
+        assert!(text.contains("Change: put domain example.coop\nBase-Version: 5d88fa0d0d36cd98\n"));
+        assert_eq!(ChangeFile::parse(&text, "x").unwrap(), f);
+        // CRLF and comments, as a text editor might leave them, read the same.
+        let crlf = text.replace('\n', "\r\n").replace("---", "# note\r\n---");
+        assert_eq!(ChangeFile::parse(&crlf, "x").unwrap(), f);
+    }
+
+    #[test]
+    fn versions_ignore_layout_but_not_content() {
+        let a = "Domain-Name: example.coop\nStatus: ok\n";
+        let mut recs = Vec::new();
+        record::for_each_record("Domain-Name:   example.coop\r\n# c\nStatus: ok\n", |r| {
+            recs.push(canonical(r));
+            Ok::<_, SyntaxError>(())
+        })
+        .unwrap();
+        assert_eq!(recs[0], a);
+        assert_eq!(version_of(&recs[0]), version_of(a));
+        assert_ne!(
+            version_of(a),
+            version_of("Domain-Name: example.coop\nStatus: hold\n")
+        );
+        let v = version_of(a);
+        assert_eq!(v.to_string().parse::<Version>().unwrap(), v);
+        assert!("xyz".parse::<Version>().is_err());
+    }
+
+    #[test]
+    fn malformed_change_files_name_the_line() {
+        for (text, line) in [
+            ("Origin: x\n---\n", 1),
+            ("Change-File: 1\n---\nDomain-Name: x\n---\n", 3),
+            ("Change-File: 1\n---\nChange: frobnicate domain x\n---\n", 3),
+            ("Change-File: 1\n---\nChange: put domain\n---\n", 3),
+            ("Change-File: 1\n---\nChange: put domain x\n---\n", 3),
+            (
+                "Change-File: 1\n---\nChange: delete domain x\nStatus: ok\n---\n",
+                4,
+            ),
+            (
+                "Change-File: 1\n---\nChange: delete domain x\nBase-Version: 12\n---\n",
+                4,
+            ),
+            ("Change-File: 1\n---\nno colon\n", 3),
+        ] {
+            let e = ChangeFile::parse(text, "f.chg").unwrap_err();
+            assert_eq!(e.line, line, "{text:?}: {e}");
+        }
+        assert_eq!(ChangeFile::parse("", "f").unwrap_err().line, 0);
+    }
+
+    #[test]
+    fn spool_appends_durably_in_order_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(&dir.path().join("changes")).unwrap();
+        assert_eq!(spool.last().unwrap(), 0);
+        let mut f = sample();
+        for n in [1, 2, 10] {
+            f.sequence = n;
+            spool.append(&f).unwrap();
+        }
+        assert_eq!(spool.sequences().unwrap(), vec![1, 2, 10]);
+        assert_eq!(spool.last().unwrap(), 10);
+        assert_eq!(spool.read(2).unwrap().sequence, 2);
+        assert!(spool.append(&f).is_err(), "sequence 10 overwritten");
+        // No temporary file is left behind.
+        let names: Vec<_> = fs::read_dir(spool.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 3);
+        // A file under the wrong name is refused.
+        fs::copy(
+            spool.dir().join(file_name(1)),
+            spool.dir().join(file_name(7)),
+        )
+        .unwrap();
+        assert!(
+            spool
+                .read(7)
+                .unwrap_err()
+                .problem
+                .contains("under the name of 7")
+        );
+    }
+}
