@@ -58,6 +58,17 @@ pub enum CompileError {
     /// The database could not be written or read.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The current generation carries changes published as deltas that the source tree
+    /// may not hold yet: compiling it would silently undo them.
+    #[error(
+        "the current generation carries changes published by `loader watch` (through change \
+         file {applied}) that are not folded into the source tree yet; compiling now would undo \
+         them. Let `loader watch` fold them in first"
+    )]
+    UnfoldedDeltas {
+        /// The last change file the current generation includes.
+        applied: u64,
+    },
 }
 
 /// Compile settings.
@@ -252,6 +263,32 @@ fn build_one(
             }
         }
     }
+    let entry = build_segment(
+        class, fp, &bytes, text, &f.rel, publisher, seg_name, progress, written,
+    )?;
+    Ok(Built::New(entry))
+}
+
+/// Validates and indexes the records of `text` (the bytes of one data file, or of a delta)
+/// as class `class`, and stages the segment `seg_name` in `publisher`. Errors name `rel`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn build_segment(
+    class: &crate::schema::ClassDef,
+    fp: u64,
+    bytes: &[u8],
+    text: &str,
+    rel: &str,
+    publisher: &Publisher,
+    seg_name: String,
+    progress: &(dyn Fn(u64) + Sync),
+    written: &(dyn Fn(PathBuf) + Sync),
+) -> Result<SegmentEntry, Vec<SourceError>> {
+    let err = |line: u32, problem: String| SourceError {
+        file: rel.to_owned(),
+        line,
+        problem,
+    };
+    let hash = xxhash_rust::xxh3::xxh3_64(bytes);
     let mut builder = SegmentBuilder::new(class, fp);
     let mut problems: Vec<Problem> = Vec::new();
     let mut fields = Vec::new();
@@ -292,24 +329,25 @@ fn build_one(
     }
     let records = builder.record_count();
     let index = builder
-        .finish(&bytes)
+        .finish(bytes)
         .map_err(|e| vec![err(e.line, e.problem)])?;
     let dir = publisher
         .stage_segment(&seg_name)
         .map_err(|e| vec![err(0, e.to_string())])?;
-    for (name, content) in [(DATA_FILE, &bytes[..]), (INDEX_FILE, &index[..])] {
+    for (name, content) in [(DATA_FILE, bytes), (INDEX_FILE, &index[..])] {
         let path = dir.join(name);
         fs::write(&path, content).map_err(|e| vec![err(0, format!("{}: {e}", path.display()))])?;
         written(path);
     }
-    Ok(Built::New(SegmentEntry {
+    Ok(SegmentEntry {
         class: class.name.clone(),
         name: seg_name,
         records,
         data_bytes: bytes.len() as u64,
         data_hash: hash,
-        source: f.rel.clone(),
-    }))
+        source: rel.to_owned(),
+        delta: false,
+    })
 }
 
 /// Compiles `src` into a new generation of `db` and publishes it.
@@ -320,6 +358,11 @@ pub fn compile(
     progress: Progress<'_>,
 ) -> Result<CompileReport, CompileError> {
     let publisher = Publisher::lock(db)?;
+    if let Some(m) = crate::generation::current_manifest(db)?
+        && (!m.tombstones.is_empty() || m.segments.iter().any(|e| e.delta))
+    {
+        return Err(CompileError::UnfoldedDeltas { applied: m.applied });
+    }
     let previous = if opts.reuse {
         Generation::open(db).ok()
     } else {

@@ -15,13 +15,15 @@
 //! unchanged. Old generations are removed by [`gc`]; a reader that still maps their files keeps
 //! them valid (an unlinked file stays readable while mapped).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::key;
 use crate::keydir::{self, KeyDirectory};
+use crate::query::RecordRef;
 use crate::schema::{Schema, SchemaError};
 use crate::segment::{Segment, SegmentError, Verify};
 
@@ -91,8 +93,24 @@ pub struct SegmentEntry {
     pub data_bytes: u64,
     /// Data file xxh3.
     pub data_hash: u64,
-    /// Source file it was compiled from, relative to the source tree (for messages).
+    /// Source file it was compiled from, relative to the source tree (for messages); for
+    /// a delta, the change files it holds.
     pub source: String,
+    /// A delta segment: a few changed records published on top of the base segments (see
+    /// [`Generation`]); listed after every base segment.
+    pub delta: bool,
+}
+
+/// A primary key deleted by a delta (manifest line `tombstone: CLASS AFTER KEY`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tombstone {
+    /// Class name.
+    pub class: String,
+    /// How many delta segments precede the deletion (it hides records in those, and in the
+    /// base; a later delta may put the key back).
+    pub after: usize,
+    /// The normalised exact key (as [`crate::key::exact_key`] makes it).
+    pub key: String,
 }
 
 /// A parsed manifest.
@@ -102,8 +120,12 @@ pub struct Manifest {
     pub generation: u64,
     /// RFC 3339 creation time.
     pub created: String,
-    /// Segments in order.
+    /// Segments in order: base segments, then delta segments.
     pub segments: Vec<SegmentEntry>,
+    /// Keys deleted by deltas, in order.
+    pub tombstones: Vec<Tombstone>,
+    /// Sequence number of the last change file this generation includes (0: none).
+    pub applied: u64,
 }
 
 impl Manifest {
@@ -115,10 +137,29 @@ impl Manifest {
             "format: {MANIFEST_VERSION}\ngeneration: {}\ncreated: {}\n",
             self.generation, self.created
         ));
+        if self.applied > 0 {
+            t.push_str(&format!("applied: {}\n", self.applied));
+        }
+        let mut deltas = 0;
+        let mut tombs = self.tombstones.iter().peekable();
         for s in &self.segments {
+            while let Some(ts) = tombs.next_if(|ts| ts.after <= deltas) {
+                t.push_str(&format!(
+                    "tombstone: {} {} {}\n",
+                    ts.class, ts.after, ts.key
+                ));
+            }
+            let role = if s.delta { " role=delta" } else { "" };
             t.push_str(&format!(
-                "segment: {} {} records={} data-bytes={} data-xxh3={:016x} source={}\n",
+                "segment: {} {} records={} data-bytes={} data-xxh3={:016x}{role} source={}\n",
                 s.class, s.name, s.records, s.data_bytes, s.data_hash, s.source
+            ));
+            deltas += usize::from(s.delta);
+        }
+        for ts in tombs {
+            t.push_str(&format!(
+                "tombstone: {} {} {}\n",
+                ts.class, ts.after, ts.key
             ));
         }
         let sum = xxhash_rust::xxh3::xxh3_64(t.as_bytes());
@@ -140,6 +181,8 @@ impl Manifest {
             generation: 0,
             created: String::new(),
             segments: Vec::new(),
+            tombstones: Vec::new(),
+            applied: 0,
         };
         for line in text[..pos]
             .lines()
@@ -159,6 +202,25 @@ impl Manifest {
                     m.generation = value.parse().map_err(|_| "bad generation number")?
                 }
                 "created" => m.created = value.to_string(),
+                "applied" => m.applied = value.parse().map_err(|_| "bad applied number")?,
+                "tombstone" => {
+                    let mut parts = value.splitn(3, ' ');
+                    let (Some(class), Some(after), Some(key)) =
+                        (parts.next(), parts.next(), parts.next())
+                    else {
+                        return Err(format!("bad tombstone line {line:?}"));
+                    };
+                    let after: usize = after.parse().map_err(|_| "bad tombstone position")?;
+                    let deltas = m.segments.iter().filter(|s| s.delta).count();
+                    if after > deltas || m.tombstones.last().is_some_and(|t| t.after > after) {
+                        return Err(format!("tombstone out of order: {line:?}"));
+                    }
+                    m.tombstones.push(Tombstone {
+                        class: class.to_string(),
+                        after,
+                        key: key.to_string(),
+                    });
+                }
                 "segment" => {
                     let mut parts = value.splitn(3, ' ');
                     let class = parts.next().unwrap_or_default().to_string();
@@ -170,6 +232,7 @@ impl Manifest {
                         data_bytes: 0,
                         data_hash: 0,
                         source: String::new(),
+                        delta: false,
                     };
                     let rest = parts.next().unwrap_or_default();
                     let (kv, source) = rest.split_once(" source=").unwrap_or((rest, ""));
@@ -184,12 +247,16 @@ impl Manifest {
                             "data-xxh3" => {
                                 e.data_hash = u64::from_str_radix(v, 16).map_err(|_| "bad hash")?
                             }
+                            "role" if v == "delta" => e.delta = true,
                             _ => return Err(format!("unknown segment property {k}")),
                         }
                     }
                     if e.name.is_empty() || e.name.contains(['/', '\\']) || e.name.starts_with('.')
                     {
                         return Err(format!("bad segment name {:?}", e.name));
+                    }
+                    if !e.delta && m.segments.last().is_some_and(|s| s.delta) {
+                        return Err(format!("base segment {} after a delta", e.name));
                     }
                     m.segments.push(e);
                 }
@@ -230,6 +297,20 @@ pub fn current_number(db: &Path) -> Result<u64, DbError> {
     }
 }
 
+/// The manifest of the current generation, if there is one.
+pub fn current_manifest(db: &Path) -> Result<Option<Manifest>, DbError> {
+    let n = match current_number(db) {
+        Ok(n) => n,
+        Err(DbError::NoDatabase { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let path = generation_dir(db, n).join("MANIFEST");
+    let text = fs::read_to_string(&path).map_err(io_err(&path))?;
+    Manifest::parse(&text)
+        .map(Some)
+        .map_err(|problem| DbError::Corrupt { path, problem })
+}
+
 /// An opened generation: the unit a reader queries.
 #[derive(Debug)]
 pub struct Generation {
@@ -245,8 +326,20 @@ pub struct Generation {
     pub entries: Vec<SegmentEntry>,
     /// For each class id, the indices into `segments` of its segments, in order.
     pub by_class: Vec<Vec<u32>>,
-    /// For each class id, its primary-key directory (absent: lookups use the fsts).
+    /// For each class id, its primary-key directory over the base segments (absent:
+    /// lookups use the fsts).
     pub keydirs: Vec<Option<KeyDirectory>>,
+    /// Deltas: per class, the primary keys changed by delta segments and tombstones, with
+    /// where each now lives (`None`: deleted). Consulted before the key directory.
+    pub overlay: Vec<HashMap<Box<[u8]>, Option<RecordRef>>>,
+    /// Records superseded or deleted by a later delta: no query returns them.
+    pub hidden: HashSet<RecordRef>,
+    /// Per class, how many of its records are hidden.
+    pub hidden_counts: Vec<u64>,
+    /// Keys deleted by deltas, as listed in the manifest.
+    pub tombstones: Vec<Tombstone>,
+    /// Sequence number of the last change file included (0: none).
+    pub applied: u64,
 }
 
 impl Generation {
@@ -361,10 +454,13 @@ impl Generation {
                 keydirs.push(None);
                 continue;
             }
+            // The directory covers the base segments; deltas are in the overlay.
             let fp = keydir::segments_fingerprint(
                 by_class[usize::from(c.id)]
                     .iter()
-                    .map(|&i| manifest.segments[i as usize].name.as_str()),
+                    .map(|&i| &manifest.segments[i as usize])
+                    .filter(|e| !e.delta)
+                    .map(|e| e.name.as_str()),
             );
             let dir = KeyDirectory::open_file(&path, c.id, fp).map_err(|e| match e {
                 keydir::OpenError::Io(source) => DbError::Io {
@@ -378,7 +474,7 @@ impl Generation {
             })?;
             keydirs.push(Some(dir));
         }
-        Ok(Generation {
+        let mut g = Generation {
             number: manifest.generation,
             created: manifest.created,
             schema,
@@ -386,15 +482,127 @@ impl Generation {
             entries: manifest.segments,
             by_class,
             keydirs,
-        })
+            overlay: Vec::new(),
+            hidden: HashSet::new(),
+            hidden_counts: Vec::new(),
+            tombstones: manifest.tombstones,
+            applied: manifest.applied,
+        };
+        g.apply_deltas().map_err(|problem| DbError::Corrupt {
+            path: mpath,
+            problem,
+        })?;
+        Ok(g)
+    }
+
+    /// A generation held in memory only (tests, fuzzing): `segments` in order, no key
+    /// directories, no deltas.
+    pub fn in_memory(schema: Schema, segments: Vec<Arc<Segment>>) -> Generation {
+        let mut by_class = vec![Vec::new(); schema.classes.len()];
+        let mut entries = Vec::new();
+        for (i, s) in segments.iter().enumerate() {
+            by_class[usize::from(s.class())].push(i as u32);
+            entries.push(SegmentEntry {
+                class: schema.class_by_id(s.class()).name.clone(),
+                name: format!("memory-{i}"),
+                records: s.record_count(),
+                data_bytes: s.data_len(),
+                data_hash: s.data_hash(),
+                source: String::new(),
+                delta: false,
+            });
+        }
+        let classes = schema.classes.len();
+        Generation {
+            number: 1,
+            created: "2001-05-05T00:00:00Z".into(),
+            schema,
+            segments,
+            entries,
+            keydirs: (0..classes).map(|_| None).collect(),
+            by_class,
+            overlay: vec![HashMap::new(); classes],
+            hidden: HashSet::new(),
+            hidden_counts: vec![0; classes],
+            tombstones: Vec::new(),
+            applied: 0,
+        }
+    }
+
+    /// Does this generation carry deltas (changes not yet folded into base segments)?
+    pub fn has_deltas(&self) -> bool {
+        !self.tombstones.is_empty() || self.entries.iter().any(|e| e.delta)
+    }
+
+    /// Builds the overlay and the hidden set from the delta segments and tombstones, in
+    /// the order they were published: each record of a delta, and each tombstone, hides
+    /// the record that held its key until then.
+    fn apply_deltas(&mut self) -> Result<(), String> {
+        let tombstones = std::mem::take(&mut self.tombstones);
+        let r = self.apply_deltas_of(&tombstones);
+        self.tombstones = tombstones;
+        r
+    }
+
+    fn apply_deltas_of(&mut self, tombstones: &[Tombstone]) -> Result<(), String> {
+        let classes = self.schema.classes.len();
+        self.overlay = vec![HashMap::new(); classes];
+        self.hidden_counts = vec![0; classes];
+        let deltas: Vec<u32> = (0..self.entries.len() as u32)
+            .filter(|&i| self.entries[i as usize].delta)
+            .collect();
+        let mut tombs = tombstones.iter().peekable();
+        for step in 0..=deltas.len() {
+            while let Some(t) = tombs.next_if(|t| t.after <= step) {
+                let Some(c) = self.schema.class(&t.class) else {
+                    return Err(format!("tombstone of unknown class {}", t.class));
+                };
+                let id = c.id;
+                self.supersede(id, t.key.as_bytes(), None);
+            }
+            let Some(&s) = deltas.get(step) else {
+                break;
+            };
+            let seg = Arc::clone(&self.segments[s as usize]);
+            let class = self.schema.class_by_id(seg.class());
+            let (id, pk) = (class.id, class.pk().clone());
+            for rec in 0..seg.record_count() {
+                let Some(v) = seg.record(rec).first_raw(pk.id) else {
+                    continue;
+                };
+                let k = key::exact_key(pk.ty, &String::from_utf8_lossy(v));
+                self.supersede(id, k.as_bytes(), Some(RecordRef { seg: s, rec }));
+            }
+        }
+        Ok(())
+    }
+
+    /// `key` of `class` now lives at `to` (or nowhere): the record holding it is hidden.
+    fn supersede(&mut self, class: u16, key: &[u8], to: Option<RecordRef>) {
+        if let Some(old) = self.find_key(class, key)
+            && self.hidden.insert(old)
+        {
+            self.hidden_counts[usize::from(class)] += 1;
+        }
+        self.overlay[usize::from(class)].insert(key.into(), to);
+    }
+
+    /// Is the record visible (not superseded or deleted by a delta)?
+    pub fn is_live(&self, r: RecordRef) -> bool {
+        self.hidden.is_empty() || !self.hidden.contains(&r)
     }
 
     /// Total live records of a class.
     pub fn record_count(&self, class: u16) -> u64 {
-        self.by_class[usize::from(class)]
+        let all: u64 = self.by_class[usize::from(class)]
             .iter()
             .map(|&s| u64::from(self.segments[s as usize].record_count()))
-            .sum()
+            .sum();
+        all - self
+            .hidden_counts
+            .get(usize::from(class))
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -588,6 +796,74 @@ impl Publisher {
             generation: self.number,
             created: rfc3339_now(),
             segments,
+            tombstones: Vec::new(),
+            applied: 0,
+        };
+        write_synced(&tmp.join("MANIFEST"), manifest.to_text().as_bytes())?;
+        sync_dir(&tmp)?;
+        fs::rename(&tmp, &gdir).map_err(io_err(&gdir))?;
+        sync_dir(&self.db.join("generations"))?;
+        atomic_write(
+            &self.db.join("CURRENT"),
+            format!("{}\n", self.number).as_bytes(),
+        )?;
+        gc(&self.db, keep)?;
+        Ok(self.number)
+    }
+}
+
+impl Publisher {
+    /// Publishes a delta generation on top of `previous` (the current one): its segments
+    /// and tombstones, then `new_segments` (staged delta segments) and `new_tombstones`,
+    /// with `applied` as the last change file included. The key directories of `previous`
+    /// are hard-linked, not copied, so the cost does not grow with the database.
+    pub fn publish_delta(
+        self,
+        previous: &Generation,
+        new_segments: Vec<SegmentEntry>,
+        new_tombstones: Vec<Tombstone>,
+        applied: u64,
+        keep: usize,
+    ) -> Result<u64, DbError> {
+        let segs = self.db.join("segments");
+        for e in &new_segments {
+            let staged = segs.join(format!(".staging-{}", e.name));
+            let fin = segs.join(&e.name);
+            fs::rename(&staged, &fin).map_err(io_err(&fin))?;
+            sync_dir(&fin)?;
+        }
+        sync_dir(&segs)?;
+        let prev_dir = generation_dir(&self.db, previous.number);
+        let gdir = generation_dir(&self.db, self.number);
+        let tmp = self
+            .db
+            .join("generations")
+            .join(format!(".staging-{:010}", self.number));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+        }
+        fs::create_dir_all(tmp.join("schema")).map_err(io_err(&tmp))?;
+        for c in &previous.schema.classes {
+            write_synced(
+                &tmp.join("schema").join(format!("{}.schema", c.name)),
+                c.source.as_bytes(),
+            )?;
+            let kd = keydir_file(&c.name);
+            if prev_dir.join(&kd).exists() {
+                fs::hard_link(prev_dir.join(&kd), tmp.join(&kd)).map_err(io_err(&tmp.join(&kd)))?;
+            }
+        }
+        sync_dir(&tmp.join("schema"))?;
+        let mut segments = previous.entries.clone();
+        segments.extend(new_segments);
+        let mut tombstones = previous.tombstones.clone();
+        tombstones.extend(new_tombstones);
+        let manifest = Manifest {
+            generation: self.number,
+            created: rfc3339_now(),
+            segments,
+            tombstones,
+            applied,
         };
         write_synced(&tmp.join("MANIFEST"), manifest.to_text().as_bytes())?;
         sync_dir(&tmp)?;
@@ -659,18 +935,45 @@ mod tests {
         let m = Manifest {
             generation: 7,
             created: "2026-11-23T03:00:00Z".into(),
-            segments: vec![SegmentEntry {
-                class: "domain".into(),
-                name: "g0000000007-domain-0000".into(),
-                records: 3,
-                data_bytes: 100,
-                data_hash: 0xabc,
-                source: "data/domain/a file.txt".into(),
-            }],
+            segments: vec![
+                SegmentEntry {
+                    class: "domain".into(),
+                    name: "g0000000007-domain-0000".into(),
+                    records: 3,
+                    data_bytes: 100,
+                    data_hash: 0xabc,
+                    source: "data/domain/a file.txt".into(),
+                    delta: false,
+                },
+                SegmentEntry {
+                    class: "domain".into(),
+                    name: "g0000000008-delta-domain".into(),
+                    records: 1,
+                    data_bytes: 10,
+                    data_hash: 0xdef,
+                    source: "changes 1-2".into(),
+                    delta: true,
+                },
+            ],
+            tombstones: vec![
+                Tombstone {
+                    class: "domain".into(),
+                    after: 0,
+                    key: "gone.coop".into(),
+                },
+                Tombstone {
+                    class: "registrar".into(),
+                    after: 1,
+                    key: "second sample registrar".into(),
+                },
+            ],
+            applied: 2,
         };
         let t = m.to_text();
         let p = Manifest::parse(&t).unwrap();
         assert_eq!(p.segments, m.segments);
+        assert_eq!(p.tombstones, m.tombstones);
+        assert_eq!(p.applied, 2);
         assert_eq!(p.generation, 7);
         assert!(
             Manifest::parse(&t.replace("records=3", "records=4"))

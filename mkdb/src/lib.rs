@@ -12,6 +12,8 @@
 //! - [`generation`]: immutable sets of segments published atomically; opening; GC.
 //! - [`compile`](mod@compile): source tree to generation, with cross-file checks (`loader compile`,
 //!   `mkdb check`).
+//! - [`delta`](mod@delta): change files published as delta generations (a segment per class
+//!   and tombstones on top of the current generation), checked as transactions.
 //! - [`query`]: the whois query language and its execution.
 //! - [`render`]: whois output of records and whole answers.
 //! - [`synth`]: a deterministic synthetic registry for demos, tests and benchmarks.
@@ -24,6 +26,7 @@ pub mod bloom;
 pub mod bytes;
 pub mod change;
 pub mod compile;
+pub mod delta;
 pub mod generation;
 pub mod key;
 pub mod keydir;

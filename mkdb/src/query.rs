@@ -404,7 +404,8 @@ impl Generation {
             .class_by_id(self.segments[r.seg as usize].class())
     }
 
-    /// Records of `class` whose `attr` has the exact normalised key `key`, in segment order.
+    /// Live records of `class` whose `attr` has the exact normalised key `key`, in segment
+    /// order.
     pub fn lookup<'a>(
         &'a self,
         class: u16,
@@ -418,6 +419,7 @@ impl Generation {
                     .exact(attr, key)
                     .map(move |rec| RecordRef { seg: s, rec })
             })
+            .filter(|&r| self.is_live(r))
     }
 
     /// The record of `class` whose primary key is `value` (any spelling), if any.
@@ -430,6 +432,12 @@ impl Generation {
     /// the class's key directory, confirmed against the record; through the fsts when the
     /// generation has no directory.
     pub fn find_key(&self, class: u16, key: &[u8]) -> Option<RecordRef> {
+        if let Some(o) = self.overlay.get(usize::from(class))
+            && !o.is_empty()
+            && let Some(&r) = o.get(key)
+        {
+            return r;
+        }
         let segs = &self.by_class[usize::from(class)];
         if let Some(Some(dir)) = self.keydirs.get(usize::from(class)) {
             return dir.candidates(key).find_map(|(pos, rec)| {
@@ -473,8 +481,15 @@ impl Generation {
             out.extend((0..ends.len()).map(|i| self.find_key(class, key_at(i))));
             return;
         };
+        let overlay = self
+            .overlay
+            .get(usize::from(class))
+            .filter(|o| !o.is_empty());
         // Stage 1: one probe per key.
         out.extend((0..ends.len()).map(|i| {
+            if let Some(&r) = overlay.and_then(|o| o.get(key_at(i))) {
+                return r;
+            }
             let (pos, rec) = dir.candidates(key_at(i)).next()?;
             Some(RecordRef {
                 seg: *segs.get(usize::from(pos))?,
@@ -483,6 +498,9 @@ impl Generation {
         }));
         // Stage 2: confirm each candidate (touching its record); rare misses take the slow path.
         for (i, slot) in out.iter_mut().enumerate() {
+            if overlay.is_some_and(|o| o.contains_key(key_at(i))) {
+                continue;
+            }
             if !slot.is_some_and(|r| self.has_key(class, r, key_at(i))) {
                 *slot = self.find_key(class, key_at(i));
             }
@@ -513,6 +531,16 @@ impl Generation {
     /// Calls `f` for each record matching `term` in key order (a record once per key it
     /// matches) until `f` returns false.
     fn for_each_term_match(&self, class: u16, term: &Term, f: &mut dyn FnMut(RecordRef) -> bool) {
+        if !self.hidden.is_empty() {
+            // Records superseded or deleted by a delta are skipped, not counted.
+            let f = &mut |r: RecordRef| self.hidden.contains(&r) || f(r);
+            return self.for_each_live_or_not(class, term, f);
+        }
+        self.for_each_live_or_not(class, term, f);
+    }
+
+    /// [`Self::for_each_term_match`] without the delta filter.
+    fn for_each_live_or_not(&self, class: u16, term: &Term, f: &mut dyn FnMut(RecordRef) -> bool) {
         let segs = &self.by_class[usize::from(class)];
         let c = self.schema.class_by_id(class);
         for &attr in &term.attrs {

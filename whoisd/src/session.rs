@@ -1043,6 +1043,12 @@ impl Session {
                     continue;
                 };
                 for rec_no in 0..seg.record_count() {
+                    if !g.is_live(mkdb::RecordRef {
+                        seg: s,
+                        rec: rec_no,
+                    }) {
+                        continue; // superseded or deleted by a delta
+                    }
                     if sent >= self.config.xfer_max_records {
                         return Err(Fail::new(330, "Exceeded Max Objects Limit")
                             .because(format!("transfer stopped after {sent} records")));

@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use fst::Streamer;
 use mkdb::Generation;
-use mkdb::generation::{Manifest, SegmentEntry};
+use mkdb::generation::Manifest;
 use mkdb::key;
 use mkdb::query;
 use mkdb::record::{RawRecord, SyntaxError, check_utf8, for_each_record};
@@ -77,28 +77,7 @@ fn sample() -> &'static Generation {
 
 /// An in-memory generation over `segments`.
 fn generation(schema: Schema, segments: Vec<Arc<Segment>>) -> Generation {
-    let mut by_class = vec![Vec::new(); schema.classes.len()];
-    let mut entries = Vec::new();
-    for (i, s) in segments.iter().enumerate() {
-        by_class[usize::from(s.class())].push(i as u32);
-        entries.push(SegmentEntry {
-            class: schema.class_by_id(s.class()).name.clone(),
-            name: format!("seg{i}"),
-            records: s.record_count(),
-            data_bytes: s.data_len(),
-            data_hash: s.data_hash(),
-            source: format!("fuzz{i}.txt"),
-        });
-    }
-    Generation {
-        number: 1,
-        created: "2001-05-05T00:00:00Z".into(),
-        schema,
-        segments,
-        entries,
-        keydirs: by_class.iter().map(|_| None).collect(),
-        by_class,
-    }
+    Generation::in_memory(schema, segments)
 }
 
 /// Indexes the records of `text` that validate cleanly under `class`, like `loader compile`
