@@ -38,11 +38,107 @@ enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Follow a change spool (as eppd and `mkdb edit` write it) and publish each batch of new
+    /// change files as a delta generation of DB_DIR, until SIGTERM or SIGINT. Resumes after
+    /// the last change the current generation includes.
+    Watch {
+        /// Database directory (compiled once with `loader compile`).
+        db_dir: PathBuf,
+        /// The change spool directory.
+        #[arg(long, value_name = "DIR")]
+        changes: PathBuf,
+        /// Where refused change files are copied, with their problems
+        /// [default: CHANGES/../rejected].
+        #[arg(long, value_name = "DIR")]
+        rejected: Option<PathBuf>,
+        /// How often to look for new change files, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 100)]
+        interval_ms: u64,
+        /// Generations to keep, the new one included.
+        #[arg(long, default_value_t = 3)]
+        keep: usize,
+        /// Publish what is pending once and exit.
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+fn log(message: &str) {
+    eprintln!(
+        "{} loader[{}]: {message}",
+        mkdb::generation::rfc3339_now(),
+        std::process::id()
+    );
+}
+
+fn watch(
+    db_dir: &std::path::Path,
+    changes: &std::path::Path,
+    rejected: Option<PathBuf>,
+    opts: loader::watch::WatchOptions,
+    once: bool,
+) -> ExitCode {
+    let rejected = rejected.unwrap_or_else(|| {
+        changes
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("rejected")
+    });
+    let mut w = match loader::watch::Watcher::new(db_dir, changes, &rejected, opts) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("loader: {}: {e}", changes.display());
+            return ExitCode::from(2);
+        }
+    };
+    if once {
+        return match w.step() {
+            Ok(s) => {
+                log(&format!("{s:?}"));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("loader: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        if let Err(e) = signal_hook::flag::register(sig, std::sync::Arc::clone(&stop)) {
+            eprintln!("loader: cannot install a signal handler: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    log(&format!(
+        "watching {} for {} (refused changes go to {})",
+        changes.display(),
+        db_dir.display(),
+        rejected.display()
+    ));
+    w.run(&stop, &log);
+    log("stopped");
+    ExitCode::SUCCESS
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Watch {
+            db_dir,
+            changes,
+            rejected,
+            interval_ms,
+            keep,
+            once,
+        } => {
+            let opts = loader::watch::WatchOptions {
+                interval: std::time::Duration::from_millis(interval_ms.max(1)),
+                keep: keep.max(1),
+                ..Default::default()
+            };
+            watch(&db_dir, &changes, rejected, opts, once)
+        }
         Command::Compile {
             src_dir,
             db_dir,

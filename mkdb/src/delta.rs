@@ -68,16 +68,19 @@ pub fn record_version(g: &Generation, r: crate::RecordRef) -> Version {
 /// The state of one key during a batch: its record text (`None`: deleted).
 type Pending = HashMap<(u16, Vec<u8>), Option<String>>;
 
-/// Applies `files` (in order; each with a sequence number above the current generation's
-/// `applied`) to the database in `db` as one delta generation. Takes the publisher lock.
+/// Applies `files` (in order; those with a sequence number not above the current
+/// generation's `applied` are skipped) to the database in `db` as one delta generation.
+/// Takes the publisher lock. `previous`, an open generation of `db` (say the one the last
+/// call published), spares verifying its segments again.
 pub fn publish_changes(
     db: &Path,
+    previous: Option<&Generation>,
     files: &[ChangeFile],
     keep: usize,
 ) -> Result<DeltaReport, DbError> {
     let start = Instant::now();
     let publisher = Publisher::lock(db)?;
-    let g = Generation::open(db)?;
+    let g = Generation::open_reusing(db, previous)?;
     let mut pending: Pending = HashMap::new();
     let mut report = DeltaReport {
         generation: None,

@@ -763,7 +763,7 @@ impl Publisher {
             let staged = segs.join(format!(".staging-{}", e.name));
             if staged.exists() {
                 let fin = segs.join(&e.name);
-                fs::rename(&staged, &fin).map_err(io_err(&fin))?;
+                replace_dir(&staged, &fin)?;
                 sync_dir(&fin)?;
             } else if !segs.join(&e.name).is_dir() {
                 return Err(DbError::Corrupt {
@@ -829,7 +829,7 @@ impl Publisher {
         for e in &new_segments {
             let staged = segs.join(format!(".staging-{}", e.name));
             let fin = segs.join(&e.name);
-            fs::rename(&staged, &fin).map_err(io_err(&fin))?;
+            replace_dir(&staged, &fin)?;
             sync_dir(&fin)?;
         }
         sync_dir(&segs)?;
@@ -876,6 +876,16 @@ impl Publisher {
         gc(&self.db, keep)?;
         Ok(self.number)
     }
+}
+
+/// Moves a staged segment directory into place. A directory already there can only be
+/// left by a publication of this same generation number that was interrupted before its
+/// manifest was published (names carry the generation number), so no reader uses it.
+fn replace_dir(staged: &Path, fin: &Path) -> Result<(), DbError> {
+    if fin.exists() {
+        fs::remove_dir_all(fin).map_err(io_err(fin))?;
+    }
+    fs::rename(staged, fin).map_err(io_err(fin))
 }
 
 /// Removes generations older than the `keep` newest (never the current one), segments no

@@ -190,7 +190,7 @@ fn deltas_answer_like_a_full_recompile() {
             Some(version(&g0, "domain", &victim)),
         )],
     );
-    let r = publish_changes(&db, &[f1, f2], 3).unwrap();
+    let r = publish_changes(&db, None, &[f1, f2], 3).unwrap();
     assert!(r.rejected.is_empty(), "{:?}", r.rejected);
     assert_eq!((r.applied_files, r.puts, r.deletes), (2, 2, 1));
     edit_tree(&src, "domain", "Domain-Name", "test.coop", Some(&changed));
@@ -263,7 +263,7 @@ fn deltas_answer_like_a_full_recompile() {
         .replace("brand-new-delta.coop", &victim)
         .replace("999999-COOP", "999998-COOP");
     let recreate = file(5, vec![put("domain", &victim, None, &reborn)]);
-    let r = publish_changes(&db, &[stale, referenced, recreate], 3).unwrap();
+    let r = publish_changes(&db, None, &[stale, referenced, recreate], 3).unwrap();
     assert_eq!(r.applied_files, 1);
     let refused: Vec<u64> = r.rejected.iter().map(|x| x.sequence).collect();
     assert_eq!(refused, vec![3, 4]);
@@ -292,6 +292,12 @@ fn deltas_answer_like_a_full_recompile() {
         );
     }
     // Files already applied are skipped: replaying them changes nothing.
-    let again = publish_changes(&db, &[file(5, vec![delete("domain", &victim, None)])], 3).unwrap();
+    let again = publish_changes(
+        &db,
+        None,
+        &[file(5, vec![delete("domain", &victim, None)])],
+        3,
+    )
+    .unwrap();
     assert_eq!((again.generation, again.applied_files), (None, 0));
 }
