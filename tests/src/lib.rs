@@ -247,3 +247,129 @@ pub fn exchange_from(
     s.read_to_end(&mut out).expect("read the answer to EOF");
     String::from_utf8(out).expect("answers are UTF-8")
 }
+
+/// A running `rdapd` process (RDAP and the web page) on a loopback port, killed when
+/// dropped.
+#[derive(Debug)]
+pub struct Rdapd {
+    child: std::process::Child,
+    /// The HTTP address.
+    pub addr: std::net::SocketAddr,
+    stderr: PathBuf,
+    _logs: tempfile::TempDir,
+}
+
+impl Rdapd {
+    /// Starts `rdapd` on a free loopback port over `db`, with extra arguments, and waits
+    /// until it listens (it prints `listening http ADDR`).
+    pub fn start(db: &std::path::Path, extra: &[&str]) -> Rdapd {
+        use std::io::BufRead;
+        let logs = tempfile::tempdir().expect("log directory");
+        let stderr = logs.path().join("stderr");
+        let mut child = Command::new(binary("rdapd"))
+            .args(["--listen", "127.0.0.1:0", "--workers", "2"])
+            .args(extra)
+            .arg(db)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("start rdapd");
+        let out = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufReader::new(out).lines();
+        let mut addr = None;
+        for line in lines.by_ref() {
+            let line = line.expect("read rdapd stdout");
+            if let Some(a) = line.strip_prefix("listening http ") {
+                addr = a.trim().parse().ok();
+                break;
+            }
+        }
+        std::thread::spawn(move || lines.for_each(drop));
+        let Some(addr) = addr else {
+            let _ = child.wait();
+            panic!(
+                "rdapd did not start: {}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            );
+        };
+        Rdapd {
+            child,
+            addr,
+            stderr,
+            _logs: logs,
+        }
+    }
+
+    /// `http://ADDR` followed by `path_and_query` (which starts with `/`).
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("http://{}{path_and_query}", self.addr)
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Sends SIGHUP (reload the limits and redaction policies).
+    pub fn hangup(&self) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("signal rdapd");
+    }
+}
+
+impl Drop for Rdapd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP answer as `curl` received it.
+#[derive(Debug, Clone)]
+pub struct HttpAnswer {
+    /// Status code.
+    pub status: u16,
+    /// Header lines, names lower-cased: (name, value).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: String,
+}
+
+impl HttpAnswer {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Fetches `url` with Debian's `curl` (installed by `tools/run-tests`), with extra
+/// arguments (`-I` for HEAD, `-H ...`).
+pub fn curl(url: &str, extra: &[&str]) -> HttpAnswer {
+    let out = Command::new("curl")
+        .args(["-s", "-i", "--max-time", "20"])
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("run curl (apt-get install curl)");
+    assert!(out.status.success(), "curl {url}: {out:?}");
+    let text = String::from_utf8(out.stdout).expect("UTF-8 answer");
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    HttpAnswer {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}

@@ -14,6 +14,8 @@
 //! - [`limits`]: abuse countermeasures (rate, connections, contact budget, allow/deny).
 //! - [`metrics`]: the process's counters for operators: `-status` lines and the Prometheus
 //!   metrics page.
+//! - [`rdap`]: RDAP (RFC 9082/9083) and the web page, served over HTTP by `rdapd` from the
+//!   same generations and limits.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -23,6 +25,7 @@ pub mod limits;
 pub mod live;
 pub mod metrics;
 pub mod proxy;
+pub mod rdap;
 pub mod rwhois;
 pub mod server;
 pub mod session;
