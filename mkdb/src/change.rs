@@ -319,28 +319,52 @@ impl Spool {
         Ok(self.sequences()?.last().copied().unwrap_or(0))
     }
 
-    /// Makes `file` durable under its sequence number: temporary file, fsync, rename,
-    /// directory fsync. Refuses to overwrite an existing sequence number.
+    /// Makes `file` durable under its sequence number: temporary file, fsync, then a hard
+    /// link to the final name (which fails if the number is taken: claiming a number is
+    /// atomic even with several writers), directory fsync. Errors with
+    /// [`std::io::ErrorKind::AlreadyExists`] when the number is taken.
     pub fn append(&self, file: &ChangeFile) -> std::io::Result<PathBuf> {
         let path = self.dir.join(file_name(file.sequence));
-        if path.exists() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                format!(
-                    "{}: change {} exists already",
-                    path.display(),
-                    file.sequence
-                ),
-            ));
-        }
-        let tmp = self.dir.join(format!(".{}.tmp", file_name(file.sequence)));
+        let tmp = self.dir.join(format!(
+            ".{}.{}.tmp",
+            file_name(file.sequence),
+            std::process::id()
+        ));
         let mut f = fs::File::create(&tmp)?;
         f.write_all(file.to_text().as_bytes())?;
         f.sync_all()?;
         drop(f);
-        fs::rename(&tmp, &path)?;
+        let linked = fs::hard_link(&tmp, &path);
+        let _ = fs::remove_file(&tmp);
+        linked.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{}: change {} exists already",
+                        path.display(),
+                        file.sequence
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
         fs::File::open(&self.dir)?.sync_all()?;
         Ok(path)
+    }
+
+    /// Appends `file` under the next free sequence number (its `sequence` is set), retrying
+    /// when another writer takes a number first. Returns the number.
+    pub fn append_next(&self, file: &mut ChangeFile) -> std::io::Result<u64> {
+        loop {
+            file.sequence = self.last()? + 1;
+            match self.append(file) {
+                Ok(_) => return Ok(file.sequence),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Reads change `n`.
@@ -460,13 +484,18 @@ mod tests {
         assert_eq!(spool.sequences().unwrap(), vec![1, 2, 10]);
         assert_eq!(spool.last().unwrap(), 10);
         assert_eq!(spool.read(2).unwrap().sequence, 2);
-        assert!(spool.append(&f).is_err(), "sequence 10 overwritten");
+        assert_eq!(
+            spool.append(&f).unwrap_err().kind(),
+            std::io::ErrorKind::AlreadyExists,
+            "sequence 10 overwritten"
+        );
+        assert_eq!(spool.append_next(&mut f).unwrap(), 11);
         // No temporary file is left behind.
         let names: Vec<_> = fs::read_dir(spool.dir())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names.len(), 3);
+        assert_eq!(names.len(), 4);
         // A file under the wrong name is refused.
         fs::copy(
             spool.dir().join(file_name(1)),

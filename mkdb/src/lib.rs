@@ -14,6 +14,7 @@
 //!   `mkdb check`).
 //! - [`delta`](mod@delta): change files published as delta generations (a segment per class
 //!   and tombstones on top of the current generation), checked as transactions.
+//! - [`edit`]: one record edited by hand as text, turned into a compare-and-swap change.
 //! - [`query`]: the whois query language and its execution.
 //! - [`render`]: whois output of records and whole answers.
 //! - [`synth`]: a deterministic synthetic registry for demos, tests and benchmarks.
@@ -27,6 +28,7 @@ pub mod bytes;
 pub mod change;
 pub mod compile;
 pub mod delta;
+pub mod edit;
 pub mod generation;
 pub mod key;
 pub mod keydir;

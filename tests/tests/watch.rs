@@ -197,3 +197,107 @@ fn a_conflicting_change_is_refused_and_kept_for_the_operator() {
     let _ = mkdb::render::render_answer(&g, "test.coop", Default::default(), &mut out);
     assert!(String::from_utf8_lossy(&out).contains("Domain Status: clientHold"));
 }
+
+fn mkdb_edit(reg: &Registry, spool: &Path, editor: &str, key: &str) -> std::process::Output {
+    Command::new(binary("mkdb"))
+        .args(["edit", "--db"])
+        .arg(&reg.db)
+        .arg("--changes")
+        .arg(spool)
+        .args(["domain", key])
+        .env("VISUAL", editor)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mkdb edit")
+}
+
+#[test]
+fn hand_edits_go_through_the_same_pipeline_and_never_overwrite_a_race() {
+    let reg = Registry::new(100);
+    let spool_dir = reg.dir.path().join("changes");
+    let spool = Spool::open(&spool_dir).unwrap();
+    let log = reg.dir.path().join("loader.log");
+    let mut loader = start_loader(&reg.db, &spool_dir, &log);
+    let whoisd = Whoisd::start(&reg.db, &["--reload-interval", "10ms"]);
+
+    // A plain edit, as an operator's editor would make it.
+    let out = mkdb_edit(
+        &reg,
+        &spool_dir,
+        "sed -i 's/^Domain-Status: ok$/Domain-Status: clientHold/'",
+        "test.coop",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("published in generation"), "{err}");
+    wait_for("whois to show the edit", Duration::from_secs(5), || {
+        whoisd
+            .query("test.coop")
+            .contains("Domain Status: clientHold")
+    });
+
+    // An invalid edit is not submitted, and the text is kept.
+    let out = mkdb_edit(
+        &reg,
+        &spool_dir,
+        "sed -i 's/^Domain-Status: .*$/Colour: blue/'",
+        "test.coop",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("kept in"), "{err}");
+    let before = spool.last().unwrap();
+
+    // A race: while the operator edits, another change (EPP, say) lands on the record.
+    let marks = reg.dir.path();
+    let editor = format!(
+        "touch {0}/editing; while [ ! -e {0}/go ]; do sleep 0.02; done; \
+         sed -i 's/^Domain-Status: .*$/Domain-Status: serverHold/'",
+        marks.display()
+    );
+    let child = {
+        let (db, sp) = (reg.db.clone(), spool_dir);
+        thread::spawn(move || {
+            Command::new(binary("mkdb"))
+                .args(["edit", "--db"])
+                .arg(&db)
+                .arg("--changes")
+                .arg(&sp)
+                .args(["domain", "test.coop"])
+                .env("VISUAL", &editor)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+        })
+    };
+    wait_for("the editor", Duration::from_secs(10), || {
+        marks.join("editing").exists()
+    });
+    let (template, base) = test_coop(&reg.db);
+    spool
+        .append(&status_change(
+            before + 1,
+            &template,
+            "clientTransferProhibited",
+            base,
+        ))
+        .unwrap();
+    wait_for("the competing change", Duration::from_secs(10), || {
+        whoisd
+            .query("test.coop")
+            .contains("Domain Status: clientTransferProhibited")
+    });
+    std::fs::write(marks.join("go"), "").unwrap();
+    let out = child.join().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("refused") && err.contains("conflict"), "{err}");
+    // Neither side overwritten silently: the competing change stands.
+    assert!(
+        whoisd
+            .query("test.coop")
+            .contains("Domain Status: clientTransferProhibited")
+    );
+    let _ = loader.kill();
+    let _ = loader.wait();
+}

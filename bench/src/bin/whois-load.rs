@@ -5,7 +5,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use bench::load::answer::{DEFAULT_LIMITED_MARKERS, Markers};
@@ -13,6 +13,7 @@ use bench::load::baseline::{BaselineServer, fixed_answer};
 use bench::load::client::{self, ClientConfig, Limit, Mode};
 use bench::load::mix::{DEFAULT_MIX, Mix, QueryPool};
 use bench::load::stats::Report;
+use bench::load::watch::Watcher;
 use bench::load::{compare, probe_answer_bytes, rendered_answer_bytes};
 use clap::{Parser, ValueEnum};
 use serde_json::json;
@@ -24,6 +25,8 @@ const EXIT_ERRORS: u8 = 3;
 const PROBE_ANSWERS: usize = 1000;
 /// Answers rendered from --db for the same purpose, when there is no target.
 const RENDERED_ANSWERS: usize = 2000;
+/// How often --watch-pid samples.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Action {
@@ -51,7 +54,9 @@ enum ModeArg {
     after_help = "Examples:\n  \
         whois-load --target 127.0.0.1:4343 --db /tmp/wl/db --mode hold --pipeline 8 -c 32 -d 10\n  \
         whois-load baseline --mode connect -c 16 --answer-bytes 3000\n  \
-        whois-load compare --target 127.0.0.1:4343 --db /tmp/wl/db --rounds 3 --json\n\n\
+        whois-load compare --target 127.0.0.1:4343 --db /tmp/wl/db --rounds 3 --json\n  \
+        whois-load --target 127.0.0.1:4343 --db /tmp/wl/db --mode hold -c 4 --pipeline 16 \
+        --rate 30000 --watch-pid $(pidof whoisd)\n\n\
         Exit status: 0 ok, 1 could not run, 3 error rate above --max-error-rate."
 )]
 struct Cli {
@@ -127,6 +132,23 @@ struct Cli {
     /// Seed of query sampling and choice.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Open loop: send this many queries per second in all, on a fixed schedule spread over
+    /// the connections (latency then runs from when each query was due, so queueing shows).
+    /// --concurrency (x --pipeline in hold mode) bounds the queries in flight.
+    #[arg(long, value_name = "QPS")]
+    rate: Option<f64>,
+    /// With --rate: wait for the next due query by polling without sleeping (costs a client
+    /// core; timer wake-ups on a VM can be late by milliseconds, which would count as
+    /// latency).
+    #[arg(long, requires = "rate")]
+    spin: bool,
+    /// Sample this process from /proc each second of the measured window: memory (VmRSS,
+    /// RssAnon), CPU (cores used), threads, open fds; repeatable (`run` and `baseline`).
+    #[arg(long, value_name = "PID")]
+    watch_pid: Vec<u32>,
+    /// Same as --watch-pid, comma-separated.
+    #[arg(long, value_name = "PID,...", value_delimiter = ',')]
+    watch_pids: Vec<u32>,
 }
 
 fn main() -> ExitCode {
@@ -234,7 +256,20 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         source_spread: cli.source_spread,
         markers,
         seed: cli.seed,
+        rate: cli.rate,
+        spin: cli.spin,
     };
+    let watch_pids: Vec<u32> = cli
+        .watch_pid
+        .iter()
+        .chain(&cli.watch_pids)
+        .copied()
+        .collect();
+    if !watch_pids.is_empty() && action == Action::Compare {
+        bail!(
+            "--watch-pid goes with `run` (compare alternates the baseline and the target, so              the target's CPU use over the whole would mean little)"
+        );
+    }
     cfg.validate().map_err(anyhow::Error::msg)?;
     let config_json = json!({
         "action": format!("{action:?}").to_lowercase(),
@@ -250,6 +285,9 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         "mix": if cli.db.is_some() { json!(cli.mix) } else { json!(null) },
         "query": if cli.db.is_none() { json!(cli.query.as_deref().unwrap_or("example.coop")) } else { json!(null) },
         "db": cli.db.as_ref().map(|d| d.display().to_string()),
+        "rate": cli.rate,
+        "spin": cli.spin,
+        "watch_pids": watch_pids,
     });
 
     // The baseline server, when one is needed.
@@ -313,18 +351,43 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                 Action::Baseline => format!("baseline {}", cfg.target),
                 _ => format!("target {}", cfg.target),
             };
-            let stats =
-                client::run(&cfg, &pool).with_context(|| format!("load on {}", cfg.target))?;
+            let watcher = if watch_pids.is_empty() {
+                None
+            } else {
+                // Sampling starts with the measured window.
+                let from = Instant::now() + cfg.warmup;
+                Some(Watcher::start(&watch_pids, from, WATCH_EVERY)?)
+            };
+            let stats = client::run(&cfg, &pool);
+            let watched = watcher.map(Watcher::stop);
+            let stats = stats.with_context(|| format!("load on {}", cfg.target))?;
             let report = stats.report(&label);
             if cli.json {
                 let mut o = json!({"config": config_json, "result": report.to_json()});
                 if let Some((_, bytes)) = &server {
                     o["config"]["answer_bytes"] = json!(bytes);
                 }
+                if let Some(w) = &watched {
+                    o["watch"] = w.to_json(report.queries_per_sec);
+                }
                 println!("{o}");
             } else {
                 print!("{}", header(&cfg, cli));
                 print!("{}", report.table());
+                if let Some(w) = &watched {
+                    print!("{}", w.table(report.queries_per_sec));
+                }
+            }
+            if let Some(p) = &report.pacing
+                && p.target_qps > 0.0
+                && (p.sent_qps < 0.95 * p.target_qps || p.behind_ms > 100.0)
+            {
+                eprintln!(
+                    "whois-load: the schedule was not kept: {:.0} of {:.0} queries/s sent, {} \
+                     queries ({:.1} ms) behind at the end; raise --concurrency or --pipeline, or \
+                     lower --rate",
+                    p.sent_qps, p.target_qps, p.behind, p.behind_ms
+                );
             }
             check(&report);
         }

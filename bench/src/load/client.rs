@@ -9,6 +9,12 @@
 //!   queries in flight, answers delimited by [`AnswerReader`]; each query's latency runs
 //!   from its write to the end of its answer.
 //!
+//! - `rate` (open loop, either mode): queries are due on a fixed schedule ([`Pacer`]) and
+//!   go out on whichever connection is free; a query's latency runs from when it was *due*,
+//!   so time spent waiting for a connection counts (no coordinated omission). Without a
+//!   rate, each connection sends its next query as soon as the previous one is answered
+//!   (closed loop).
+//!
 //! Every wait has a deadline (`timeout`); a run stops at its duration (in-flight queries are
 //! then "unfinished") or when its query count is done. Queries sent during the warm-up are
 //! neither counted nor timed. Answer parsing is in [`super::answer`], counting in
@@ -26,6 +32,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::answer::{AnswerKind, AnswerReader, Event, Markers};
 use super::mix::{QueryPool, Rng};
+use super::pace::Pacer;
 use super::stats::{ErrorKind, Stats};
 
 /// How queries use connections.
@@ -81,6 +88,11 @@ pub struct ClientConfig {
     pub markers: Markers,
     /// Seed of query choice.
     pub seed: u64,
+    /// Open-loop pacing: queries per second over all threads (`None`: as fast as answered).
+    pub rate: Option<f64>,
+    /// Paced: between due queries, poll without sleeping instead of napping (a core stays
+    /// busy, but no timer wake-up, late on a busy or virtual machine, delays a query).
+    pub spin: bool,
 }
 
 impl ClientConfig {
@@ -94,6 +106,11 @@ impl ClientConfig {
         }
         if self.pipeline == 0 {
             return Err("--pipeline must be at least 1".into());
+        }
+        if let Some(r) = self.rate
+            && !(r.is_finite() && r > 0.0 && r <= 1e8)
+        {
+            return Err(format!("--rate must be above 0 and at most 10^8, got {r}"));
         }
         if self.timeout.is_zero() {
             return Err("--timeout must be above 0".into());
@@ -144,8 +161,11 @@ pub fn run(cfg: &ClientConfig, pool: &Arc<QueryPool>) -> io::Result<Stats> {
                 std::thread::Builder::new()
                     .name(format!("whois-load-{t}"))
                     .spawn_scoped(s, move || {
-                        let mut w = Worker::new(cfg, pool, first..last, budget, start, t as u64)?;
+                        let pacer = cfg.rate.map(|r| Pacer::new(start, r, t, threads));
+                        let mut w =
+                            Worker::new(cfg, pool, first..last, budget, start, t as u64, pacer)?;
                         w.run()?;
+                        w.finish_pacing();
                         Ok((w.stats, w.ended))
                     })
             })
@@ -168,6 +188,7 @@ pub fn run(cfg: &ClientConfig, pool: &Arc<QueryPool>) -> io::Result<Stats> {
         ended = ended.max(e);
     }
     total.elapsed = ended.saturating_duration_since(measure_start);
+    total.target_rate = cfg.rate;
     Ok(total)
 }
 
@@ -191,10 +212,10 @@ struct Conn {
     reader: AnswerReader,
     out: Vec<u8>,
     out_pos: usize,
-    /// Queries written and not answered: (write time, measured?).
+    /// Queries written and not answered: (start of their latency, measured?).
     inflight: VecDeque<(Instant, bool)>,
-    /// Connect mode: the query waits for the connection; measured?
-    pending_query: Option<bool>,
+    /// Connect mode: the query waiting for the connection.
+    pending_query: Option<Ticket>,
     deadline: Option<Instant>,
     /// When the connection was started.
     opened: Instant,
@@ -208,7 +229,27 @@ struct Slot {
     source: Option<Ipv4Addr>,
 }
 
+/// A query allowed out by [`Worker::take_query`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ticket {
+    /// Paced: when it was due (its latency runs from there). Else latency runs from its write.
+    due: Option<Instant>,
+    /// In the measured window.
+    measured: bool,
+}
+
+impl Ticket {
+    fn start(self, now: Instant) -> Instant {
+        self.due.unwrap_or(now)
+    }
+}
+
 const BACKOFF: Duration = Duration::from_millis(10);
+/// Paced: with the next query due sooner than this, sleep in short naps instead of waiting in
+/// `poll` (whose timeout has millisecond granularity).
+const NAP_BELOW: Duration = Duration::from_millis(1);
+/// Longest nap: bounds how late an answer read or a due query can be through napping.
+const NAP_MAX: Duration = Duration::from_micros(50);
 const SCAN_EVERY: Duration = Duration::from_millis(10);
 /// Reads per readiness event before other connections get a turn.
 const READS_PER_EVENT: usize = 16;
@@ -237,6 +278,10 @@ struct Worker<'c> {
     ended: Instant,
     buf: Vec<u8>,
     events: Vec<Event>,
+    /// Open-loop schedule (`--rate`).
+    pacer: Option<Pacer>,
+    /// Hold mode, paced: where the next due query looks for a free connection.
+    cursor: usize,
 }
 
 impl std::fmt::Debug for Worker<'_> {
@@ -255,6 +300,7 @@ impl<'c> Worker<'c> {
         budget: Option<u64>,
         start: Instant,
         thread: u64,
+        pacer: Option<Pacer>,
     ) -> io::Result<Worker<'c>> {
         let measure_start = start + cfg.warmup;
         let stop_at = match cfg.limit {
@@ -283,6 +329,8 @@ impl<'c> Worker<'c> {
             ended: start,
             buf: vec![0; 64 * 1024],
             events: Vec::with_capacity(16),
+            pacer,
+            cursor: 0,
         })
     }
 
@@ -290,9 +338,14 @@ impl<'c> Worker<'c> {
         now >= self.measure_start
     }
 
-    /// May another query be sent now? Takes it from the budget when measured.
-    fn take_query(&mut self, now: Instant) -> Option<bool> {
-        let measured = self.measuring(now);
+    /// May another query be sent now? Paced, only one that is due. Takes it from the budget
+    /// when measured.
+    fn take_query(&mut self, now: Instant) -> Option<Ticket> {
+        let due = match &self.pacer {
+            Some(p) => Some(Some(p.next_at()).filter(|&at| at <= now)?),
+            None => None,
+        };
+        let measured = self.measuring(due.unwrap_or(now));
         if measured {
             if let Some(b) = &mut self.budget {
                 if *b == 0 {
@@ -302,7 +355,68 @@ impl<'c> Worker<'c> {
             }
             self.stats.attempted += 1;
         }
-        Some(measured)
+        if let (Some(p), Some(due)) = (&mut self.pacer, due) {
+            p.take(now);
+            if measured {
+                self.stats.send_lag(now.saturating_duration_since(due));
+            }
+        }
+        Some(Ticket { due, measured })
+    }
+
+    /// Paced and in connect mode: no query due, so idle slots stay idle.
+    fn nothing_due(&self, now: Instant) -> bool {
+        self.cfg.mode == Mode::Connect && self.pacer.as_ref().is_some_and(|p| !p.has_due(now))
+    }
+
+    /// Paced hold mode: hands due queries to open connections with room in their pipeline,
+    /// one at a time in turn. True if queries are still due (no room left).
+    fn dispatch(&mut self, now: Instant) -> bool {
+        let n = self.slots.len();
+        if !self.budget_left() {
+            // Count mode, budget spent: idle connections are done.
+            for slot in &mut self.slots {
+                if slot
+                    .conn
+                    .as_ref()
+                    .is_some_and(|c| c.state == State::Open && c.inflight.is_empty())
+                    && let Some(mut c) = slot.conn.take()
+                {
+                    let _ = self.poll.registry().deregister(&mut c.stream);
+                }
+            }
+            return false;
+        }
+        let mut idle_turns = 0;
+        while idle_turns < n && self.pacer.as_ref().is_some_and(|p| p.has_due(now)) {
+            let i = self.cursor;
+            self.cursor = (self.cursor + 1) % n;
+            let room = self.slots[i].conn.as_ref().is_some_and(|c| {
+                c.state == State::Open && !c.write_closed && c.inflight.len() < self.cfg.pipeline
+            });
+            if room && self.budget_left() {
+                self.refill_up_to(i, now, 1);
+                idle_turns = 0;
+            } else {
+                idle_turns += 1;
+            }
+        }
+        self.pacer.as_ref().is_some_and(|p| p.has_due(now)) && self.budget_left()
+    }
+
+    /// Records how the schedule went in the measured window (after the run).
+    fn finish_pacing(&mut self) {
+        let Some(p) = &self.pacer else {
+            return;
+        };
+        let mut scheduled = p
+            .due_by(self.ended)
+            .saturating_sub(p.due_by(self.measure_start));
+        if let Some(b) = self.budget {
+            scheduled = scheduled.min(self.stats.attempted + b);
+        }
+        self.stats.scheduled += scheduled;
+        self.stats.behind += scheduled.saturating_sub(self.stats.attempted);
     }
 
     fn budget_left(&self) -> bool {
@@ -318,9 +432,15 @@ impl<'c> Worker<'c> {
                 self.ended = now;
                 break;
             }
-            while let Some(i) = self.to_open.pop_front() {
+            while !self.to_open.is_empty() && !self.nothing_due(now) {
+                let i = self.to_open.pop_front().expect("not empty");
                 self.open(i, now);
             }
+            let starved = match (&self.pacer, self.cfg.mode) {
+                (Some(_), Mode::Hold) => self.dispatch(now),
+                (Some(p), Mode::Connect) => p.has_due(now),
+                (None, _) => false,
+            };
             if !self.budget_left()
                 && self.slots.iter().all(|s| s.conn.is_none())
                 && self.to_open.is_empty()
@@ -332,13 +452,39 @@ impl<'c> Worker<'c> {
             if let Some(s) = self.stop_at {
                 wait = wait.min(s.saturating_duration_since(now));
             }
-            if !self.again.is_empty() || !self.to_open.is_empty() {
+            if !self.again.is_empty() || (!self.to_open.is_empty() && !self.nothing_due(now)) {
                 wait = Duration::ZERO;
+            }
+            // Paced: be up in time for the next due query. `poll` sleeps whole milliseconds,
+            // so the last one is spent in short naps between non-blocking polls.
+            let mut nap = None;
+            if let Some(p) = &self.pacer
+                && !starved
+                && self.budget_left()
+            {
+                let due_in = p.next_at().saturating_duration_since(now);
+                if due_in < NAP_BELOW {
+                    nap = Some(if self.cfg.spin {
+                        Duration::ZERO
+                    } else {
+                        due_in.min(NAP_MAX)
+                    });
+                    wait = Duration::ZERO;
+                } else {
+                    wait = wait.min(due_in - NAP_BELOW);
+                }
             }
             match self.poll.poll(&mut events, Some(wait)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
+            }
+            if let Some(d) = nap
+                && events.is_empty()
+                && self.again.is_empty()
+                && !d.is_zero()
+            {
+                std::thread::sleep(d);
             }
             for i in std::mem::take(&mut self.again) {
                 self.on_ready(i, true, false);
@@ -427,7 +573,11 @@ impl<'c> Worker<'c> {
         }
         let pending_query = match self.cfg.mode {
             Mode::Connect => match self.take_query(now) {
-                Some(m) => Some(m),
+                Some(t) => Some(t),
+                // Paced, nothing due: the slot waits for the next due query.
+                None if self.pacer.is_some() && self.budget_left() => {
+                    return self.to_open.push_front(i);
+                }
                 None => return,
             },
             Mode::Hold => None,
@@ -438,8 +588,8 @@ impl<'c> Worker<'c> {
                 // A failed connection costs the query it was for (hold mode: one query too,
                 // so that a count run against a dead server ends).
                 let failed = match pending_query {
-                    Some(m) => u64::from(m),
-                    None => self.take_query(now).map_or(0, u64::from),
+                    Some(t) => u64::from(t.measured),
+                    None => self.take_query(now).map_or(0, |t| u64::from(t.measured)),
                 };
                 self.count_error(now, ErrorKind::of(&e), failed, || format!("connect: {e}"));
                 self.delayed.push((now + BACKOFF, i));
@@ -451,7 +601,7 @@ impl<'c> Worker<'c> {
             Token(i),
             Interest::READABLE | Interest::WRITABLE,
         ) {
-            let failed = pending_query.map_or(0, u64::from);
+            let failed = pending_query.map_or(0, |t| u64::from(t.measured));
             self.count_error(now, ErrorKind::Io, failed, || format!("register: {e}"));
             self.delayed.push((now + BACKOFF, i));
             return;
@@ -496,10 +646,11 @@ impl<'c> Worker<'c> {
             return self.close(i, now, Duration::ZERO);
         }
         let measured_inflight = c.inflight.iter().filter(|(_, m)| *m).count() as u64;
-        let mut failed = measured_inflight + c.pending_query.map_or(0, u64::from);
+        let mut failed = measured_inflight + c.pending_query.map_or(0, |t| u64::from(t.measured));
         if self.cfg.mode == Mode::Hold && c.inflight.is_empty() && c.state != State::Open {
-            // A connection that never got to carry a query costs one, as in connect mode.
-            failed += self.take_query(now).map_or(0, u64::from);
+            // A connection that never got to carry a query costs one, as in connect mode
+            // (paced: one that is due, if any).
+            failed += self.take_query(now).map_or(0, |t| u64::from(t.measured));
         }
         let delay = match kind {
             ErrorKind::Refused | ErrorKind::Holdconnect | ErrorKind::Io => BACKOFF,
@@ -548,8 +699,8 @@ impl<'c> Worker<'c> {
             match self.cfg.mode {
                 Mode::Connect => {
                     c.state = State::Open;
-                    if let Some(m) = c.pending_query.take() {
-                        c.inflight.push_back((now, m));
+                    if let Some(t) = c.pending_query.take() {
+                        c.inflight.push_back((t.start(now), t.measured));
                     }
                 }
                 Mode::Hold => {
@@ -657,9 +808,12 @@ impl<'c> Worker<'c> {
                 // The server's limiter turned the connection away: in connect mode that is
                 // the limited answer of its query, so here too (one query's worth).
                 let opened = c.opened;
-                if let Some(true) = self.take_query(now) {
+                if let Some(t) = self.take_query(now)
+                    && t.measured
+                {
+                    let since = t.due.unwrap_or(opened);
                     self.stats
-                        .answer(AnswerKind::Limited, now.saturating_duration_since(opened));
+                        .answer(AnswerKind::Limited, now.saturating_duration_since(since));
                 }
                 self.close(i, now, BACKOFF);
             }
@@ -686,20 +840,29 @@ impl<'c> Worker<'c> {
 
     /// Hold mode: tops up the queries in flight; closes a connection with nothing left to do.
     fn refill(&mut self, i: usize, now: Instant) {
+        self.refill_up_to(i, now, self.cfg.pipeline);
+    }
+
+    /// Hold mode: adds up to `most` queries in flight, within the pipeline (paced: those
+    /// due); closes a connection with nothing left to do.
+    fn refill_up_to(&mut self, i: usize, now: Instant, most: usize) {
         let pipeline = self.cfg.pipeline;
         let timeout = self.cfg.timeout;
-        while self.slots[i]
-            .conn
-            .as_ref()
-            .is_some_and(|c| c.inflight.len() < pipeline && !c.write_closed)
+        let mut added = 0;
+        while added < most
+            && self.slots[i]
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.inflight.len() < pipeline && !c.write_closed)
         {
-            let Some(measured) = self.take_query(now) else {
+            let Some(t) = self.take_query(now) else {
                 break;
             };
+            added += 1;
             let line = self.pool.draw(&mut self.rng);
             let c = self.slots[i].conn.as_mut().expect("checked in the loop");
             c.out.extend_from_slice(line);
-            c.inflight.push_back((now, measured));
+            c.inflight.push_back((t.start(now), t.measured));
         }
         let Some(c) = self.slots[i].conn.as_mut() else {
             return;
@@ -707,6 +870,11 @@ impl<'c> Worker<'c> {
         if c.inflight.is_empty() && c.write_closed {
             // The server stopped listening and owes nothing: start afresh.
             return self.close(i, now, Duration::ZERO);
+        }
+        if c.inflight.is_empty() && self.pacer.is_some() && self.budget != Some(0) {
+            // Paced, nothing due: idle until a query is; idleness is no timeout.
+            c.deadline = None;
+            return;
         }
         if c.inflight.is_empty() {
             // Count mode, budget spent.
@@ -796,6 +964,8 @@ mod tests {
             source_spread: 4,
             markers: Markers::default(),
             seed: 1,
+            rate: None,
+            spin: false,
         };
         assert!(cfg.validate().unwrap_err().contains("loopback"));
     }
@@ -821,6 +991,8 @@ mod tests {
                 source_spread: 0,
                 markers: Markers::default(),
                 seed: 1,
+                rate: None,
+                spin: false,
             };
             let pool = Arc::new(QueryPool::fixed("x.coop"));
             let s = run(&cfg, &pool).unwrap();

@@ -6,6 +6,8 @@
 //! - [`client`]: the non-blocking mio client, connect and hold (pipelined) modes.
 //! - [`stats`]: counters, the HDR latency histogram, reports (table and JSON).
 //! - [`baseline`]: the trivial in-process server that the real one is compared with.
+//! - [`pace`]: the open-loop send schedule of `--rate`.
+//! - [`watch`]: `--watch-pid`, the measured server's memory and CPU from `/proc`.
 //!
 //! This module adds what spans them: the size of a real answer ([`probe_answer_bytes`],
 //! [`rendered_answer_bytes`]) for the baseline, and [`compare`], which alternates baseline and
@@ -15,7 +17,9 @@ pub mod answer;
 pub mod baseline;
 pub mod client;
 pub mod mix;
+pub mod pace;
 pub mod stats;
+pub mod watch;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -204,6 +208,8 @@ mod tests {
             source_spread: 0,
             markers: Markers::default(),
             seed: 3,
+            rate: None,
+            spin: false,
         }
     }
 
@@ -257,6 +263,71 @@ mod tests {
         let cfg = config(server.addr(), Mode::Hold, Limit::Count(5000));
         let s = client::run(&cfg, &pool).unwrap();
         assert_eq!((s.attempted, s.answered(), s.unfinished()), (5000, 5000, 0));
+    }
+
+    #[test]
+    fn paced_runs_keep_the_rate_in_both_modes() {
+        let server = BaselineServer::start(1, fixed_answer(500)).unwrap();
+        let pool = Arc::new(QueryPool::fixed("example.coop"));
+        for mode in [Mode::Connect, Mode::Hold] {
+            let mut cfg = config(
+                server.addr(),
+                mode,
+                Limit::Duration(Duration::from_millis(600)),
+            );
+            cfg.rate = Some(2000.0);
+            let s = client::run(&cfg, &pool).unwrap();
+            let r = s.report("paced");
+            let p = r.pacing.expect("paced report");
+            assert_eq!(p.target_qps, 2000.0);
+            // 0.6 s at 2,000/s: 1,200 due; all sent but those in flight at the end.
+            assert!((1150..=1250).contains(&p.scheduled), "{mode:?} {p:?}");
+            assert!(p.behind <= 20, "{mode:?} {p:?}");
+            assert!(
+                (1800.0..2200.0).contains(&r.queries_per_sec),
+                "{mode:?} {}",
+                r.table()
+            );
+            assert_eq!(s.send_lag.len(), s.attempted);
+            assert_eq!(r.error_rate, 0.0, "{}", r.table());
+            let j = r.to_json();
+            assert_eq!(j["pacing"]["target_qps"], 2000.0);
+            assert!(r.table().contains("behind at end"));
+        }
+        // A count run ends; in hold mode idle connections are closed at the end.
+        for mode in [Mode::Connect, Mode::Hold] {
+            let mut cfg = config(server.addr(), mode, Limit::Count(300));
+            cfg.rate = Some(5000.0);
+            let t = std::time::Instant::now();
+            let s = client::run(&cfg, &pool).unwrap();
+            assert_eq!((s.attempted, s.answered()), (300, 300), "{mode:?}");
+            // 300 at 5,000/s after a 0.1 s warm-up: about 0.16 s, not as fast as possible.
+            let took = t.elapsed().as_secs_f64();
+            assert!((0.14..2.0).contains(&took), "{mode:?} {took}");
+        }
+    }
+
+    #[test]
+    fn paced_latency_counts_the_wait_for_a_connection() {
+        // A rate far above what one connection, one query at a time, can carry leaves a
+        // growing backlog, and latency from the due time grows with it.
+        let server = BaselineServer::start(1, fixed_answer(200)).unwrap();
+        let pool = Arc::new(QueryPool::fixed("example.coop"));
+        let mut cfg = config(
+            server.addr(),
+            Mode::Connect,
+            Limit::Duration(Duration::from_millis(400)),
+        );
+        cfg.concurrency = 1;
+        cfg.threads = 1;
+        cfg.warmup = Duration::ZERO;
+        cfg.rate = Some(1_000_000.0);
+        let r = client::run(&cfg, &pool).unwrap().report("overloaded");
+        let p = r.pacing.unwrap();
+        assert!(p.behind > 10_000, "{p:?}");
+        assert!(p.sent_qps < 0.5 * p.target_qps, "{p:?}");
+        // Queries answered late in the window were due long before: p99 in the 100 ms.
+        assert!(r.latency_us.p99 > 50_000, "{}", r.table());
     }
 
     #[test]

@@ -92,6 +92,14 @@ pub struct Stats {
     pub latency: Histogram<u64>,
     /// Length of the measured window.
     pub elapsed: Duration,
+    /// Paced runs: the target rate, queries/s over all threads.
+    pub target_rate: Option<f64>,
+    /// Paced runs: queries due in the measured window.
+    pub scheduled: u64,
+    /// Paced runs: queries due in the measured window and never sent.
+    pub behind: u64,
+    /// Paced runs: how late each measured query left after it was due, microseconds.
+    pub send_lag: Histogram<u64>,
 }
 
 impl Default for Stats {
@@ -115,6 +123,11 @@ impl Stats {
             latency: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
                 .expect("valid histogram bounds"),
             elapsed: Duration::ZERO,
+            target_rate: None,
+            scheduled: 0,
+            behind: 0,
+            send_lag: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
+                .expect("valid histogram bounds"),
         }
     }
 
@@ -123,6 +136,13 @@ impl Stats {
         self.answers[kind.index()] += 1;
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         self.latency.saturating_record(us.clamp(1, MAX_LATENCY_US));
+    }
+
+    /// Records how late a paced query left after it was due.
+    pub fn send_lag(&mut self, lag: Duration) {
+        let us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX);
+        // 0 µs is recorded as 1: the histogram's lowest value.
+        self.send_lag.saturating_record(us.clamp(1, MAX_LATENCY_US));
     }
 
     /// Records an error event; `failed` queries went unanswered because of it.
@@ -173,6 +193,10 @@ impl Stats {
         self.bytes_out += other.bytes_out;
         // Same bounds on both sides: cannot fail.
         let _ = self.latency.add(&other.latency);
+        let _ = self.send_lag.add(&other.send_lag);
+        self.target_rate = self.target_rate.or(other.target_rate);
+        self.scheduled += other.scheduled;
+        self.behind += other.behind;
     }
 
     /// The report of these counters.
@@ -218,6 +242,23 @@ impl Stats {
             } else {
                 errors as f64 / (answered + errors) as f64
             },
+            pacing: self.target_rate.map(|rate| {
+                let lag = |q: f64| {
+                    if self.send_lag.is_empty() {
+                        0
+                    } else {
+                        self.send_lag.value_at_quantile(q)
+                    }
+                };
+                Pacing {
+                    target_qps: rate,
+                    scheduled: self.scheduled,
+                    sent_qps: self.attempted as f64 / secs,
+                    behind: self.behind,
+                    behind_ms: self.behind as f64 / rate * 1000.0,
+                    lag_us: [lag(0.5), lag(0.99), lag(0.999), self.send_lag.max()],
+                }
+            }),
             latency_us: Latency {
                 p50: us(0.5),
                 p90: us(0.9),
@@ -249,6 +290,24 @@ pub struct Latency {
     pub max: u64,
     /// Mean.
     pub mean: f64,
+}
+
+/// How an open-loop (`--rate`) run kept to its schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pacing {
+    /// Queries per second asked for.
+    pub target_qps: f64,
+    /// Queries due in the measured window.
+    pub scheduled: u64,
+    /// Queries sent per second in the window.
+    pub sent_qps: f64,
+    /// Queries due in the window and not sent by its end (no free connection in time).
+    pub behind: u64,
+    /// `behind` in time at the target rate, milliseconds.
+    pub behind_ms: f64,
+    /// How late queries left after they were due, µs: p50, p99, p99.9, max. (Latency
+    /// runs from when they were due, so this is included in it.)
+    pub lag_us: [u64; 4],
 }
 
 /// The outcome of a run, ready to print.
@@ -284,8 +343,10 @@ pub struct Report {
     pub first_errors: Vec<(&'static str, String)>,
     /// Error events / (answers + error events).
     pub error_rate: f64,
-    /// Latency percentiles.
+    /// Latency percentiles (paced runs: from when each query was due).
     pub latency_us: Latency,
+    /// Paced runs: how the schedule was kept.
+    pub pacing: Option<Pacing>,
 }
 
 impl Report {
@@ -294,7 +355,7 @@ impl Report {
         let map = |v: &[(&str, u64)]| {
             Value::Object(v.iter().map(|(k, n)| (k.to_string(), json!(n))).collect())
         };
-        json!({
+        let mut o = json!({
             "label": self.label,
             "seconds": self.seconds,
             "attempted": self.attempted,
@@ -320,7 +381,21 @@ impl Report {
                 "max": self.latency_us.max,
                 "mean": self.latency_us.mean,
             },
-        })
+        });
+        if let Some(p) = self.pacing {
+            o["pacing"] = json!({
+                "target_qps": p.target_qps,
+                "achieved_qps": self.queries_per_sec,
+                "sent_qps": p.sent_qps,
+                "scheduled": p.scheduled,
+                "behind": p.behind,
+                "behind_ms": p.behind_ms,
+                "send_lag_us": {
+                    "p50": p.lag_us[0], "p99": p.lag_us[1], "p999": p.lag_us[2], "max": p.lag_us[3],
+                },
+            });
+        }
+        o
     }
 
     /// A human-readable table.
@@ -346,6 +421,18 @@ impl Report {
             "  latency µs  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  mean {:.0}",
             l.p50, l.p90, l.p99, l.p999, l.max, l.mean
         );
+        if let Some(p) = &self.pacing {
+            let _ = writeln!(
+                s,
+                "  paced       target {:.0}/s  sent {:.0}/s  answered {:.0}/s  behind at end {} ({:.1} ms)",
+                p.target_qps, p.sent_qps, self.queries_per_sec, p.behind, p.behind_ms
+            );
+            let _ = writeln!(
+                s,
+                "  send lag µs p50 {}  p99 {}  p99.9 {}  max {}  (latency runs from when due)",
+                p.lag_us[0], p.lag_us[1], p.lag_us[2], p.lag_us[3]
+            );
+        }
         let answers: Vec<String> = self
             .answers
             .iter()

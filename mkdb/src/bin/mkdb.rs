@@ -51,6 +51,27 @@ enum Command {
         #[arg(long)]
         no_banner: bool,
     },
+    /// Edit one record as text in $VISUAL / $EDITOR (like visudo) and submit the change
+    /// through the change spool that `loader watch` publishes. The edit is based on the
+    /// record's current version: if the record changes meanwhile (an EPP update), the
+    /// edit is refused as a conflict, never silently overwritten. An invalid edit is
+    /// shown with its errors and reopened (or kept aside); nothing is lost.
+    Edit {
+        /// Compiled database directory.
+        #[arg(long, value_name = "DIR")]
+        db: PathBuf,
+        /// The change spool `loader watch` follows.
+        #[arg(long, value_name = "DIR")]
+        changes: PathBuf,
+        /// Class: domain, contact, nameserver, registrar.
+        class: String,
+        /// The record's primary key (a new key starts a new record).
+        key: String,
+        /// Seconds to wait for the change to be published and report its outcome (0: do
+        /// not wait).
+        #[arg(long, default_value_t = 10)]
+        wait: u64,
+    },
 }
 
 fn progress_bar(what: &str) -> Option<ProgressBar> {
@@ -80,6 +101,13 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Edit {
+            db,
+            changes,
+            class,
+            key,
+            wait,
+        } => edit(&db, &changes, &class, &key, wait),
         Command::Gen {
             domains,
             seed,
@@ -187,4 +215,129 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// `mkdb edit`: the editor loop, the submission and (optionally) the outcome.
+fn edit(
+    db: &std::path::Path,
+    changes: &std::path::Path,
+    class: &str,
+    key: &str,
+    wait: u64,
+) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    use mkdb::edit::{Outcome, draft, finish};
+    let g = mkdb::Generation::open(db)?;
+    let d = draft(&g, class, key).map_err(anyhow::Error::msg)?;
+    let safe: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = std::env::temp_dir().join(format!(
+        "mkdb-edit-{}-{safe}-{}.txt",
+        d.class,
+        std::process::id()
+    ));
+    std::fs::write(&path, &d.text).with_context(|| format!("writing {}", path.display()))?;
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".to_owned());
+    let change = loop {
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{editor} \"$1\""))
+            .arg("sh")
+            .arg(&path)
+            .status()
+            .with_context(|| format!("running the editor {editor:?}"))?;
+        if !status.success() {
+            eprintln!(
+                "mkdb: the editor exited with {status}; your text is kept in {}",
+                path.display()
+            );
+            return Ok(ExitCode::from(1));
+        }
+        let edited = std::fs::read_to_string(&path)?;
+        match finish(&g, &d, &edited) {
+            Ok(Outcome::Unchanged) => {
+                let _ = std::fs::remove_file(&path);
+                eprintln!("mkdb: no change");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Ok(Outcome::Change(c)) => break c,
+            Err(problems) => {
+                eprintln!("mkdb: the edited record has problems:");
+                for p in &problems {
+                    eprintln!("  {p}");
+                }
+                if !std::io::stdin().is_terminal() {
+                    eprintln!(
+                        "mkdb: nothing submitted; your text is kept in {}",
+                        path.display()
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+                eprint!("(e)dit again, (k)eep the text aside, or (q)uit discarding it? [e] ");
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                match answer.trim() {
+                    "k" | "K" => {
+                        eprintln!(
+                            "mkdb: nothing submitted; your text is kept in {}",
+                            path.display()
+                        );
+                        return Ok(ExitCode::from(1));
+                    }
+                    "q" | "Q" => {
+                        let _ = std::fs::remove_file(&path);
+                        return Ok(ExitCode::from(1));
+                    }
+                    _ => continue,
+                }
+            }
+        }
+    };
+    let spool = mkdb::change::Spool::open(changes)?;
+    let mut file = mkdb::change::ChangeFile {
+        sequence: 0,
+        origin: "mkdb edit".into(),
+        time: mkdb::generation::rfc3339_now(),
+        changes: vec![change],
+    };
+    let n = spool.append_next(&mut file)?;
+    let _ = std::fs::remove_file(&path);
+    eprintln!("mkdb: submitted as change {n}");
+    if wait == 0 {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rejected = changes
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("rejected")
+        .join(format!("{n:020}.chg"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
+    while std::time::Instant::now() < deadline {
+        if let Some(m) = mkdb::generation::current_manifest(db)?
+            && m.applied >= n
+        {
+            if let Ok(text) = std::fs::read_to_string(&rejected) {
+                eprintln!("mkdb: change {n} was refused:");
+                for l in text.lines().take_while(|l| l.starts_with('#')) {
+                    eprintln!("{l}");
+                }
+                return Ok(ExitCode::from(1));
+            }
+            eprintln!("mkdb: published in generation {}", m.generation);
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    eprintln!("mkdb: change {n} is not published yet (is `loader watch` running?)");
+    Ok(ExitCode::SUCCESS)
 }
