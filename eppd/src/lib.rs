@@ -11,18 +11,29 @@
 //!   (login) and [`session::Registry`] (the core) traits;
 //! - [`auth`]: registrar password hashes (argon2id).
 //!
-//! Still to come (issue 4, part 2): the TLS server (rustls, client certificates), the
-//! registry core (object store, business rules, transfers, poll queue), durability and the
-//! change files. The record schemas it will write ship in `mkdb/schemas`.
+//! The registry (issue 4, part 2):
+//! - [`store`]: the objects in memory and their MKDB records (`mkdb/schemas`);
+//! - [`core`]: the registry core, RFC 5730-5733 rules and the .coop extension, a
+//!   [`session::Registry`];
+//! - [`writer`]: the one writer thread, group commit of change files and the journal
+//!   (poll messages, transfers), restart recovery, registrar logins;
+//! - [`server`]: the TLS server (rustls, client certificates bound to registrars), one
+//!   thread per connection;
+//! - [`certs`]: development certificates (rcgen).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod certs;
 pub mod command;
+pub mod core;
 pub mod frame;
 pub mod response;
 pub mod result;
+pub mod server;
 pub mod session;
+pub mod store;
 #[cfg(test)]
 mod testutil;
+pub mod writer;
 pub mod xml;

@@ -16,7 +16,7 @@ use crate::command::{
 use crate::result::{EppError, ResultCode};
 
 /// A moment in UTC, in seconds since the Unix epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub i64);
 
 impl Timestamp {

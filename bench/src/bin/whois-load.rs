@@ -107,6 +107,10 @@ struct Cli {
     /// Bind connections to N source addresses 127.0.0.2, 127.0.0.3, ... (loopback targets).
     #[arg(long, default_value_t = 0, value_name = "N")]
     source_spread: u32,
+    /// First source address of --source-spread (another load generator can use another
+    /// range, e.g. a flooding source at 127.0.1.2 beside sources from 127.0.0.2).
+    #[arg(long, default_value = "127.0.0.2", value_name = "IPV4")]
+    source_base: std::net::Ipv4Addr,
     /// Seconds to wait for a connection, or for progress on an answer, before failing it.
     #[arg(long, default_value_t = 5.0)]
     timeout: f64,
@@ -254,6 +258,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         warmup: seconds("warmup", cli.warmup)?,
         timeout,
         source_spread: cli.source_spread,
+        source_base: cli.source_base,
         markers,
         seed: cli.seed,
         rate: cli.rate,

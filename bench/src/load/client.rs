@@ -82,8 +82,10 @@ pub struct ClientConfig {
     pub warmup: Duration,
     /// Longest wait for a connection or for progress on an answer.
     pub timeout: Duration,
-    /// Bind connections to this many source addresses 127.0.0.2, 127.0.0.3, ... (0: any).
+    /// Bind connections to this many source addresses from `source_base` on (0: any).
     pub source_spread: u32,
+    /// The first source address of the spread (127.0.0.2 by default).
+    pub source_base: Ipv4Addr,
     /// Limiter markers for answer classification.
     pub markers: Markers,
     /// Seed of query choice.
@@ -130,13 +132,21 @@ impl ClientConfig {
     }
 }
 
+/// The default first source address of a spread.
+pub const SOURCE_BASE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+
 /// The source address of connection slot `i` (`None`: let the system choose).
 pub fn source_address(spread: u32, i: usize) -> Option<Ipv4Addr> {
+    source_address_from(SOURCE_BASE, spread, i)
+}
+
+/// The source address of connection slot `i` in a spread starting at `base`.
+pub fn source_address_from(base: Ipv4Addr, spread: u32, i: usize) -> Option<Ipv4Addr> {
     if spread == 0 {
         return None;
     }
     let k = (i as u64 % u64::from(spread)) as u32;
-    Some(Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 0, 0, 2)) + k))
+    Some(Ipv4Addr::from(u32::from(base).wrapping_add(k)))
 }
 
 /// Runs the load; returns the merged counters with `elapsed` set to the measured window.
@@ -316,7 +326,7 @@ impl<'c> Worker<'c> {
             slots: slots
                 .map(|i| Slot {
                     conn: None,
-                    source: source_address(cfg.source_spread, i),
+                    source: source_address_from(cfg.source_base, cfg.source_spread, i),
                 })
                 .collect(),
             to_open: (0..n).collect(),
@@ -948,6 +958,11 @@ mod tests {
         assert_eq!(source_address(3, 0), Some(Ipv4Addr::new(127, 0, 0, 2)));
         assert_eq!(source_address(3, 4), Some(Ipv4Addr::new(127, 0, 0, 3)));
         assert_eq!(source_address(300, 299), Some(Ipv4Addr::new(127, 0, 1, 45)));
+        let other = Ipv4Addr::new(127, 0, 1, 2);
+        assert_eq!(
+            source_address_from(other, 2, 3),
+            Some(Ipv4Addr::new(127, 0, 1, 3))
+        );
     }
 
     #[test]
@@ -962,6 +977,7 @@ mod tests {
             warmup: Duration::ZERO,
             timeout: Duration::from_secs(1),
             source_spread: 4,
+            source_base: SOURCE_BASE,
             markers: Markers::default(),
             seed: 1,
             rate: None,
@@ -989,6 +1005,7 @@ mod tests {
                 warmup: Duration::ZERO,
                 timeout: Duration::from_secs(2),
                 source_spread: 0,
+                source_base: SOURCE_BASE,
                 markers: Markers::default(),
                 seed: 1,
                 rate: None,

@@ -206,6 +206,7 @@ mod tests {
             warmup: Duration::from_millis(100),
             timeout: Duration::from_secs(5),
             source_spread: 0,
+            source_base: client::SOURCE_BASE,
             markers: Markers::default(),
             seed: 3,
             rate: None,
