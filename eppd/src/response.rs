@@ -1,7 +1,7 @@
 //! What the server sends: the greeting and typed responses ([`Reply`] from the session or
 //! the registry core, completed with the transaction ids into a [`Response`]), and their
 //! XML. Every message written here validates against the RFC schemas
-//! (`shared/epp/xsd/epp-all.xsd`) and, with the .coop extension, against
+//! (`eppd/xsd/ietf/epp-all.xsd`) and, with the .coop extension, against
 //! `eppd/xsd/contactCoopExt-1.0.xsd` (the tests run xmllint on each kind).
 //!
 //! Reading requests is [`crate::xml`]; result codes and errors are [`crate::result`].

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `shared/epp/xsd/epp-all.xsd`: the RFC schemas.
+/// `eppd/xsd/ietf/epp-all.xsd`: the RFC schemas (copied from the official XSDs).
 pub fn rfc_schema() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/epp/xsd/epp-all.xsd")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("xsd/ietf/epp-all.xsd")
 }
 
 /// `eppd/xsd/epp-coop.xsd`: the RFC schemas plus the .coop extension.

@@ -1,4 +1,4 @@
-//! The RFC examples in `shared/epp/examples/` as test vectors: every client example parses
+//! The RFC examples in `tests/examples/` (copied from the RFCs) as test vectors: every client example parses
 //! (or is refused with the code its content calls for), every server example is refused as
 //! a server message; and .coop extension requests validate against the extension schema
 //! and parse.
@@ -14,7 +14,7 @@ use eppd::xml::parse_request;
 mod testutil;
 
 fn examples() -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/epp/examples");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/examples");
     let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
