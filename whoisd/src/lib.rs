@@ -39,3 +39,24 @@ pub fn log(message: &str) {
     let now = mkdb::generation::rfc3339_now();
     eprintln!("{now} whoisd[{}]: {message}", std::process::id());
 }
+
+/// Parses a command-line duration: a whole number with the unit `ms`, `s` or `m` (a bare
+/// number is seconds), e.g. `30s`, `500ms`, `2m`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    use std::time::Duration;
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (examples: 30s, 500ms, 2m)"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        _ => Err(format!(
+            "{s:?}: unknown unit {unit:?} (use ms, s or m, e.g. 30s)"
+        )),
+    }
+}

@@ -52,7 +52,7 @@ struct Args {
     metrics: Vec<SocketAddr>,
     /// On SIGTERM, keep serving this long with the health port closed, so the balancer
     /// marks this clone down before it stops accepting.
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = whoisd::parse_duration)]
     drain_delay: Duration,
     /// Port-43 address to listen on (repeatable; port 0 picks a free port).
     #[arg(long = "listen", value_name = "ADDR", default_value = "0.0.0.0:43")]
@@ -70,16 +70,16 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     max_connections: usize,
     /// Close a connection that makes no progress for this long (e.g. 30s, 500ms).
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = whoisd::parse_duration)]
     idle_timeout: Duration,
     /// After a directive with nothing more sent (no -holdconnect), close after this long.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = whoisd::parse_duration)]
     directive_wait: Duration,
     /// On SIGTERM, how long open connections may take to finish.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = whoisd::parse_duration)]
     shutdown_grace: Duration,
     /// How often to look for a newly published generation.
-    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = whoisd::parse_duration)]
     reload_interval: Duration,
     /// Longest accepted query or directive line, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = whoisd::session::DEFAULT_MAX_LINE)]
@@ -110,24 +110,6 @@ struct Args {
     /// The hostmaster's address, shown by -soa and -status.
     #[arg(long, value_name = "EMAIL", default_value = "hostmaster@nic.coop")]
     hostmaster: String,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, "s"), |i| s.split_at(i));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (examples: 30s, 500ms, 2m)"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!(
-            "{s:?}: unknown unit {unit:?} (use ms, s or m, e.g. 30s)"
-        )),
-    }
 }
 
 fn hash_password() -> Result<()> {
@@ -313,6 +295,7 @@ mod tests {
 
     #[test]
     fn durations() {
+        use whoisd::parse_duration;
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));

@@ -68,35 +68,17 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     max_connections: usize,
     /// Close a connection whose next request does not arrive within this time.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = whoisd::parse_duration)]
     idle_timeout: Duration,
     /// Answer 408 to a request not answered within this time.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = whoisd::parse_duration)]
     request_timeout: Duration,
     /// On SIGTERM, how long open connections may take to finish.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = whoisd::parse_duration)]
     shutdown_grace: Duration,
     /// How often to look for a newly published generation.
-    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = whoisd::parse_duration)]
     reload_interval: Duration,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, "s"), |i| s.split_at(i));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (examples: 30s, 500ms, 2m)"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!(
-            "{s:?}: unknown unit {unit:?} (use ms, s or m, e.g. 30s)"
-        )),
-    }
 }
 
 fn load_redaction(path: Option<&PathBuf>) -> Result<RedactionPolicy> {
