@@ -13,8 +13,24 @@ use mkdb::change::{Action, Change, ChangeFile, Spool, Version, version_of};
 use mkdb::delta::record_version;
 use tests::{Registry, Whoisd, binary};
 
+/// A `loader watch` process, killed when dropped (also when a test fails).
+struct Loader(Child);
+
+impl Loader {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Loader {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Starts `loader watch`, appending its log to `log`.
-fn start_loader(db: &Path, spool: &Path, log: &Path) -> Child {
+fn start_loader(db: &Path, spool: &Path, log: &Path) -> Loader {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -26,6 +42,7 @@ fn start_loader(db: &Path, spool: &Path, log: &Path) -> Child {
         .arg(db)
         .stderr(Stdio::from(log))
         .spawn()
+        .map(Loader)
         .expect("start loader watch")
 }
 
@@ -123,8 +140,7 @@ fn changes_reach_whois_quickly_and_exactly_once_across_kills() {
         base = version_of(&f.changes[0].record);
         spool.append(&f).unwrap();
         if seq % 40 == 0 {
-            let _ = loader.kill();
-            let _ = loader.wait();
+            loader.kill();
             loader = start_loader(&reg.db, &spool_dir, &log);
         }
         thread::sleep(Duration::from_millis(1));
@@ -137,8 +153,7 @@ fn changes_reach_whois_quickly_and_exactly_once_across_kills() {
             .is_some_and(|m| m.applied == 151)
     });
     assert!(reached);
-    let _ = loader.kill();
-    let _ = loader.wait();
+    loader.kill();
     let rejected = reg.dir.path().join("rejected");
     let refused: Vec<_> = std::fs::read_dir(&rejected)
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
@@ -298,6 +313,5 @@ fn hand_edits_go_through_the_same_pipeline_and_never_overwrite_a_race() {
             .query("test.coop")
             .contains("Domain Status: clientTransferProhibited")
     );
-    let _ = loader.kill();
-    let _ = loader.wait();
+    loader.kill();
 }
