@@ -209,6 +209,14 @@ fn err(code: ResultCode, msg: impl Into<String>) -> EppError {
 
 type R<T> = Result<T, EppError>;
 
+/// Statuses under which no object (domain, contact, host) may be deleted (RFC 5731-5733).
+const DELETE_BLOCKERS: &[Status] = &[
+    Status::ClientDeleteProhibited,
+    Status::ServerDeleteProhibited,
+    Status::PendingDelete,
+    Status::PendingTransfer,
+];
+
 impl Core {
     /// A core over `loaded` objects, with the journal's `events` replayed.
     pub fn new(cfg: CoreConfig, loaded: Loaded, events: &[Event]) -> Core {
@@ -784,15 +792,7 @@ impl Core {
                 self.readonly(client)?;
                 let d = self.get_domain(name)?.clone();
                 self.sponsor(&d.cl_id, client)?;
-                Self::forbid(
-                    &d.statuses,
-                    &[
-                        Status::ClientDeleteProhibited,
-                        Status::ServerDeleteProhibited,
-                        Status::PendingDelete,
-                        Status::PendingTransfer,
-                    ],
-                )?;
+                Self::forbid(&d.statuses, DELETE_BLOCKERS)?;
                 if let Some(h) = self
                     .hosts
                     .keys()
@@ -1399,15 +1399,7 @@ impl Core {
                 self.readonly(client)?;
                 let c = self.get_contact(id)?.clone();
                 self.sponsor(&c.cl_id, client)?;
-                Self::forbid(
-                    &c.statuses,
-                    &[
-                        Status::ClientDeleteProhibited,
-                        Status::ServerDeleteProhibited,
-                        Status::PendingDelete,
-                        Status::PendingTransfer,
-                    ],
-                )?;
+                Self::forbid(&c.statuses, DELETE_BLOCKERS)?;
                 if self.contact_refs.get(id).copied().unwrap_or(0) > 0 {
                     return Err(err(
                         ResultCode::ObjectAssociationProhibitsOperation,
@@ -1772,15 +1764,7 @@ impl Core {
                 self.readonly(client)?;
                 let h = self.get_host(name)?.clone();
                 self.sponsor(&h.cl_id, client)?;
-                Self::forbid(
-                    &h.statuses,
-                    &[
-                        Status::ClientDeleteProhibited,
-                        Status::ServerDeleteProhibited,
-                        Status::PendingDelete,
-                        Status::PendingTransfer,
-                    ],
-                )?;
+                Self::forbid(&h.statuses, DELETE_BLOCKERS)?;
                 if self.host_refs.get(name).copied().unwrap_or(0) > 0 {
                     return Err(err(
                         ResultCode::ObjectAssociationProhibitsOperation,
