@@ -1,8 +1,10 @@
 //! Benchmarks and load generators. The criterion benchmarks are in `bench/benches/`;
-//! helpers shared between them live here; [`load`] is the `whois-load` load generator.
+//! helpers shared between them live here; [`load`] is the `whois-load` load generator,
+//! [`epp`] the `epp-load` one.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod epp;
 pub mod load;
 
 use std::path::{Path, PathBuf};

@@ -203,6 +203,14 @@ pub struct Core {
     outbox: Vec<Committed>,
 }
 
+/// Is `host` under the domain `name` (`ns1.a.coop` under `a.coop`)? For a registered
+/// domain (`label.tld`) the same as `superordinate(host) == name`, without allocating: the
+/// subordinate-host scans of info, delete and transfer run it on every host.
+fn is_subordinate(host: &str, name: &str) -> bool {
+    host.strip_suffix(name)
+        .is_some_and(|p| p.len() > 1 && p.ends_with('.'))
+}
+
 fn err(code: ResultCode, msg: impl Into<String>) -> EppError {
     EppError::new(code, msg)
 }
@@ -745,7 +753,7 @@ impl Core {
                 let subs: Vec<String> = self
                     .hosts
                     .keys()
-                    .filter(|h| self.superordinate(h).as_deref() == Some(&d.name))
+                    .filter(|h| is_subordinate(h, &d.name))
                     .cloned()
                     .collect();
                 let (ns, hosts) = match i.hosts {
@@ -793,11 +801,7 @@ impl Core {
                 let d = self.get_domain(name)?.clone();
                 self.sponsor(&d.cl_id, client)?;
                 Self::forbid(&d.statuses, DELETE_BLOCKERS)?;
-                if let Some(h) = self
-                    .hosts
-                    .keys()
-                    .find(|h| self.superordinate(h).as_deref() == Some(name.as_str()))
-                {
+                if let Some(h) = self.hosts.keys().find(|h| is_subordinate(h, name)) {
                     return Err(err(
                         ResultCode::ObjectAssociationProhibitsOperation,
                         format!("subordinate host {h} exists: delete it first"),
@@ -1266,7 +1270,7 @@ impl Core {
                         let subs: Vec<Host> = self
                             .hosts
                             .values()
-                            .filter(|h| self.superordinate(&h.name).as_deref() == Some(&t.name))
+                            .filter(|h| is_subordinate(&h.name, &t.name))
                             .cloned()
                             .collect();
                         for mut h in subs {

@@ -19,10 +19,12 @@
 //!   (poll messages, transfers), restart recovery, registrar logins;
 //! - [`server`]: the TLS server (rustls, client certificates bound to registrars), one
 //!   thread per connection;
+//! - [`admin`]: the operators' Unix socket (verification states), through the writer;
 //! - [`certs`]: development certificates (rcgen).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod auth;
 pub mod certs;
 pub mod command;

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod import;
+
 /// The MKDB loader: turns source trees into generations that whoisd serves.
 #[derive(Debug, Parser)]
 #[command(name = "loader", version, about, long_about = None)]
@@ -60,6 +62,38 @@ enum Command {
         /// Publish what is pending once and exit.
         #[arg(long)]
         once: bool,
+    },
+    /// Submit what differs between whole data files (the source tree's format) and the
+    /// current generation as one change file through the spool (`loader watch` publishes
+    /// it): changed records as puts based on their versions (a record changed meanwhile
+    /// refuses the whole file as a conflict), new records as puts. Every record is
+    /// validated first; any problem is listed as `file:line: problem` and nothing is
+    /// submitted. Prints `N changed, N new, N unchanged, N deleted`.
+    Import {
+        /// Compiled database directory.
+        #[arg(long, value_name = "DIR")]
+        db: PathBuf,
+        /// The change spool `loader watch` follows.
+        #[arg(long, value_name = "DIR")]
+        changes: PathBuf,
+        /// The class of the files [default: each file's directory name, as in
+        /// data/<class>/file.txt].
+        #[arg(long)]
+        class: Option<String>,
+        /// Also delete the live records of the files' class that no file holds (the files
+        /// must then hold the whole class).
+        #[arg(long)]
+        delete_missing: bool,
+        /// Validate and compare only; submit nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Seconds to wait for the change to be published and report its outcome (0: do
+        /// not wait).
+        #[arg(long, default_value_t = 10)]
+        wait: u64,
+        /// The data files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -124,6 +158,22 @@ fn watch(
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Import {
+            db,
+            changes,
+            class,
+            delete_missing,
+            dry_run,
+            wait,
+            files,
+        } => {
+            let opts = import::ImportOptions {
+                files,
+                class,
+                delete_missing,
+            };
+            import::run(&db, &changes, &opts, dry_run, wait)
+        }
         Command::Watch {
             db_dir,
             changes,

@@ -72,6 +72,24 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         wait: u64,
     },
+    /// Publish a generation copied from another database (replication, see
+    /// `tools/replicate-generation`): STAGING holds `generations/N/` and the segments it
+    /// lists that DB_DIR lacks (`segments/<name>/`), on DB_DIR's file system. The segments
+    /// are moved in, the generation is verified in full (sizes, hashes, checksums), and
+    /// only then is `CURRENT` switched, the way every publication switches it; readers see
+    /// the old generation or the new one. A partial or damaged copy changes nothing.
+    Publish {
+        /// Generation number to publish (STAGING/generations/N).
+        #[arg(long)]
+        generation: u64,
+        /// Generations to keep, the new one included.
+        #[arg(long, default_value_t = 3)]
+        keep: usize,
+        /// The copied generation and segments; removed once published.
+        staging: PathBuf,
+        /// The database directory to publish into (created if missing).
+        db_dir: PathBuf,
+    },
 }
 
 fn progress_bar(what: &str) -> Option<ProgressBar> {
@@ -108,6 +126,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             key,
             wait,
         } => edit(&db, &changes, &class, &key, wait),
+        Command::Publish {
+            generation,
+            keep,
+            staging,
+            db_dir,
+        } => publish(&staging, &db_dir, generation, keep),
         Command::Gen {
             domains,
             seed,
@@ -215,6 +239,109 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// `mkdb publish`: a copied generation made current, as a publication does it.
+fn publish(
+    staging: &std::path::Path,
+    db: &std::path::Path,
+    number: u64,
+    keep: usize,
+) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    use mkdb::generation::{
+        DbError, Manifest, Publisher, atomic_write, current_number, gc, generation_dir, sync_dir,
+    };
+    let staged = generation_dir(staging, number);
+    let mpath = staged.join("MANIFEST");
+    let text = std::fs::read_to_string(&mpath)
+        .with_context(|| format!("{}: no copied generation {number}", mpath.display()))?;
+    let manifest =
+        Manifest::parse(&text).map_err(|p| anyhow::anyhow!("{}: {p}", mpath.display()))?;
+    if manifest.generation != number {
+        anyhow::bail!(
+            "{}: holds generation {}, not {number}",
+            mpath.display(),
+            manifest.generation
+        );
+    }
+    // The publication lock: no loader (or other publish) writes here meanwhile.
+    let _lock = Publisher::lock(db)?;
+    match current_number(db) {
+        Ok(n) if n == number => {
+            println!("{}: generation {number} is current already", db.display());
+            let _ = std::fs::remove_dir_all(staging);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Ok(n) if n > number => {
+            anyhow::bail!(
+                "{}: serves generation {n}, newer than {number}; nothing changed",
+                db.display()
+            );
+        }
+        Ok(_) | Err(DbError::NoDatabase { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    // Segments are immutable and named uniquely, so a segment the current generation
+    // lists (verified, served) is kept. Any other one here may be left by an interrupted
+    // publish: the copy just made replaces it.
+    let serving: std::collections::HashSet<String> = mkdb::generation::current_manifest(db)?
+        .map(|m| m.segments.into_iter().map(|e| e.name).collect())
+        .unwrap_or_default();
+    let segs = db.join("segments");
+    let mut moved = Vec::new();
+    for e in &manifest.segments {
+        let fin = segs.join(&e.name);
+        if serving.contains(&e.name) {
+            continue;
+        }
+        let from = staging.join("segments").join(&e.name);
+        if !from.is_dir() {
+            if fin.is_dir() {
+                continue;
+            }
+            anyhow::bail!(
+                "{}: segment {} of generation {number} was not copied; nothing changed",
+                from.display(),
+                e.name
+            );
+        }
+        if fin.exists() {
+            std::fs::remove_dir_all(&fin).with_context(|| fin.display().to_string())?;
+        }
+        std::fs::rename(&from, &fin).with_context(|| fin.display().to_string())?;
+        moved.push((fin, from));
+    }
+    sync_dir(&segs)?;
+    // A generation directory left by an interrupted publish of this number is not current
+    // (checked above): replace it.
+    let gdir = generation_dir(db, number);
+    if gdir.exists() {
+        std::fs::remove_dir_all(&gdir).with_context(|| gdir.display().to_string())?;
+    }
+    std::fs::rename(&staged, &gdir).with_context(|| gdir.display().to_string())?;
+    sync_dir(&db.join("generations"))?;
+    if let Err(e) = mkdb::Generation::open_number(db, number, None) {
+        // Back to the staging directory, where the next copy repairs what is damaged.
+        let _ = std::fs::rename(&gdir, &staged);
+        for (fin, from) in &moved {
+            let _ = std::fs::rename(fin, from);
+        }
+        anyhow::bail!(
+            "generation {number} as copied does not verify: {e}; {} still serves its previous generation",
+            db.display()
+        );
+    }
+    atomic_write(&db.join("CURRENT"), format!("{number}\n").as_bytes())?;
+    gc(db, keep.max(1))?;
+    let _ = std::fs::remove_dir_all(staging);
+    println!(
+        "{}: published generation {number} ({} segments, {} new)",
+        db.display(),
+        manifest.segments.len(),
+        moved.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `mkdb edit`: the editor loop, the submission and (optionally) the outcome.
