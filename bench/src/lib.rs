@@ -6,6 +6,7 @@
 
 pub mod epp;
 pub mod load;
+pub mod visibility;
 
 use std::path::{Path, PathBuf};
 

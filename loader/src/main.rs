@@ -62,6 +62,8 @@ enum Command {
         /// Publish what is pending once and exit.
         #[arg(long)]
         once: bool,
+        #[command(flatten)]
+        compact: loader::watch::CompactArgs,
     },
     /// Submit what differs between whole data files (the source tree's format) and the
     /// current generation as one change file through the spool (`loader watch` publishes
@@ -126,7 +128,7 @@ fn watch(
         }
     };
     if once {
-        return match w.step() {
+        return match w.once(&log) {
             Ok(s) => {
                 log(&format!("{s:?}"));
                 ExitCode::SUCCESS
@@ -181,12 +183,13 @@ fn main() -> ExitCode {
             interval_ms,
             keep,
             once,
+            compact,
         } => {
-            let opts = loader::watch::WatchOptions {
+            let opts = compact.apply(loader::watch::WatchOptions {
                 interval: std::time::Duration::from_millis(interval_ms.max(1)),
                 keep: keep.max(1),
                 ..Default::default()
-            };
+            });
             watch(&db_dir, &changes, rejected, opts, once)
         }
         Command::Compile {

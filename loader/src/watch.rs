@@ -12,16 +12,24 @@
 //! (a compare-and-swap conflict, say) is not applied: it is copied to the rejected
 //! directory with its problems as comments, so the operator can act, and the stream goes
 //! on.
+//!
+//! Compaction (`mkdb::compact`) runs beside the loop: when the deltas pass the policy's
+//! thresholds, a thread builds the merged (or folded) segments from a snapshot while the
+//! loop goes on publishing deltas; when it is done, the loop publishes the compaction
+//! between two batches, keeping the deltas published meanwhile on top, and (for a fold)
+//! writes the folded records back to the source tree (`--src`).
 
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use mkdb::Generation;
 use mkdb::change::{ChangeFile, Spool};
-use mkdb::delta::{DeltaReport, publish_changes};
+use mkdb::compact::{self, CompactError, Kind, Outcome, Policy, Prepared};
+use mkdb::delta::{DeltaReport, publish_changes_then};
 use mkdb::generation::{DbError, current_manifest};
 
 /// Settings of the watch loop.
@@ -33,6 +41,12 @@ pub struct WatchOptions {
     pub keep: usize,
     /// Most change files published in one generation.
     pub max_batch: usize,
+    /// When to compact (`None`: never; deltas accumulate).
+    pub compact: Option<Policy>,
+    /// The source tree that folds write back to (`None`: deltas are merged, never folded).
+    pub src: Option<PathBuf>,
+    /// [`Watcher::once`] folds every delta.
+    pub fold_now: bool,
 }
 
 impl Default for WatchOptions {
@@ -41,9 +55,57 @@ impl Default for WatchOptions {
             interval: Duration::from_millis(100),
             keep: 3,
             max_batch: 1000,
+            compact: Some(Policy::default()),
+            src: None,
+            fold_now: false,
         }
     }
 }
+
+/// The compaction options of `loader watch`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompactArgs {
+    /// The source tree (schema/ and data/) the database was compiled from: folds write the
+    /// changed records back into its data files, so a later `loader compile` agrees with
+    /// what is served. Without it, deltas are merged but never folded.
+    #[arg(long, value_name = "DIR")]
+    pub src: Option<PathBuf>,
+    /// Merge the deltas into one segment per class when there are more than N delta
+    /// segments (costs what the deltas cost).
+    #[arg(long, value_name = "N", default_value_t = Policy::default().merge_after_segments)]
+    pub compact_after: usize,
+    /// Fold the deltas into the base segments and the source tree when they hold more than
+    /// N records and tombstones (costs the size of the data files they touch).
+    #[arg(long, value_name = "N", default_value_t = Policy::default().fold_after_records)]
+    pub fold_after_records: u64,
+    /// Fold also when the delta segments hold more than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Policy::default().fold_after_bytes)]
+    pub fold_after_bytes: u64,
+    /// Never compact: deltas accumulate.
+    #[arg(long)]
+    pub no_compact: bool,
+    /// With --once: fold every delta into the base and the source tree (needs --src), so
+    /// that `loader compile` can run.
+    #[arg(long)]
+    pub fold_now: bool,
+}
+
+impl CompactArgs {
+    /// `opts` with these settings.
+    pub fn apply(self, mut opts: WatchOptions) -> WatchOptions {
+        opts.compact = (!self.no_compact).then_some(Policy {
+            merge_after_segments: self.compact_after.max(1),
+            fold_after_records: self.fold_after_records,
+            fold_after_bytes: self.fold_after_bytes,
+        });
+        opts.src = self.src;
+        opts.fold_now = self.fold_now;
+        opts
+    }
+}
+
+/// A compaction being built in its thread.
+type Building = JoinHandle<Result<Option<Prepared>, CompactError>>;
 
 /// The follower: the spool, where rejected files go, and the last generation it opened.
 #[derive(Debug)]
@@ -53,6 +115,9 @@ pub struct Watcher {
     rejected: PathBuf,
     opts: WatchOptions,
     current: Option<Generation>,
+    building: Option<(Kind, Building)>,
+    /// No fold is started before then (the last one failed: a hand-edited source file).
+    fold_after: Option<Instant>,
 }
 
 /// What one [`Watcher::step`] did.
@@ -87,7 +152,170 @@ impl Watcher {
             rejected: rejected.to_path_buf(),
             opts,
             current: None,
+            building: None,
+            fold_after: None,
         })
+    }
+
+    /// Rewrites the source files a fold published but was interrupted before writing
+    /// (`mkdb::compact::write_back`); logs what it did.
+    pub fn repair_source_tree(&self, log: &dyn Fn(&str)) -> Result<(), DbError> {
+        let Some(src) = &self.opts.src else {
+            return Ok(());
+        };
+        let Some(m) = current_manifest(&self.db)? else {
+            return Ok(());
+        };
+        let (written, kept) = compact::write_back(&self.db, src, &m.segments)?;
+        for w in written {
+            log(&format!("source tree: wrote the folded records of {w}"));
+        }
+        for k in kept {
+            log(&format!("source tree: {k}"));
+        }
+        Ok(())
+    }
+
+    /// Is a compaction being built?
+    pub fn compacting(&self) -> bool {
+        self.building.is_some()
+    }
+
+    /// Looks after compaction, between two steps: publishes a finished one, and starts one
+    /// in a thread when the current generation's deltas call for it (or `force`, a fold
+    /// as soon as possible). Logs what happens.
+    pub fn tend_compaction(&mut self, force: Option<Kind>, log: &dyn Fn(&str)) {
+        if self.building.as_ref().is_some_and(|(_, h)| h.is_finished()) {
+            let (kind, h) = self.building.take().expect("checked");
+            match h.join() {
+                Ok(Ok(Some(p))) => self.publish_compaction(p, log),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => {
+                    log(&format!("compaction ({kind:?}) not done: {e}"));
+                    if kind == Kind::Fold {
+                        // Retried later (the operator has to undo a hand edit first);
+                        // deltas are still merged meanwhile.
+                        self.fold_after = Some(Instant::now() + Duration::from_secs(60));
+                    }
+                }
+                Err(_) => log(&format!(
+                    "compaction ({kind:?}) failed: its thread panicked"
+                )),
+            }
+        }
+        if self.building.is_some() {
+            return;
+        }
+        let Some(policy) = self.opts.compact else {
+            return;
+        };
+        if self.current.is_none() {
+            match Generation::open(&self.db) {
+                Ok(g) => self.current = Some(g),
+                Err(_) => return,
+            }
+        }
+        let g = self.current.as_ref().expect("opened");
+        let can_fold = self.opts.src.is_some()
+            && (force.is_some() || self.fold_after.is_none_or(|t| Instant::now() >= t));
+        let kind = match force {
+            Some(k) if g.has_deltas() && (k == Kind::Merge || can_fold) => Some(k),
+            _ => policy.due(g, can_fold),
+        };
+        let Some(kind) = kind else { return };
+        // The snapshot: the current generation, opened again for the thread (its
+        // segments are shared, not verified again).
+        let snapshot = match Generation::open_reusing(&self.db, Some(g)) {
+            Ok(s) => s,
+            Err(e) => {
+                log(&format!(
+                    "compaction: cannot open the current generation: {e}"
+                ));
+                return;
+            }
+        };
+        let (db, src) = (self.db.clone(), self.opts.src.clone());
+        log(&format!(
+            "compaction ({kind:?}) of generation {} started: {:?}",
+            snapshot.number,
+            compact::delta_load(&snapshot)
+        ));
+        let h = std::thread::Builder::new()
+            .name("compact".into())
+            .spawn(move || compact::prepare(&db, src.as_deref(), &snapshot, kind));
+        match h {
+            Ok(h) => self.building = Some((kind, h)),
+            Err(e) => log(&format!("compaction: cannot start its thread: {e}")),
+        }
+    }
+
+    /// Publishes a built compaction on top of the current generation.
+    fn publish_compaction(&mut self, p: Prepared, log: &dyn Fn(&str)) {
+        let (kind, snapshot, records, rebuilt, build) =
+            (p.kind, p.snapshot, p.records, p.rebuilt, p.build_time);
+        let t = Instant::now();
+        let src = self.opts.src.clone();
+        match compact::publish(
+            &self.db,
+            src.as_deref(),
+            p,
+            self.current.as_ref(),
+            self.opts.keep,
+        ) {
+            Ok(Outcome::Published {
+                generation,
+                written,
+                kept,
+            }) => {
+                if kind == Kind::Fold {
+                    self.fold_after = None;
+                }
+                log(&format!(
+                    "compaction ({kind:?}) of generation {snapshot}: {rebuilt} segment(s), \
+                     {records} records, built in {:.1} ms; published generation \
+                     {generation} in {:.1} ms",
+                    build.as_secs_f64() * 1000.0,
+                    t.elapsed().as_secs_f64() * 1000.0
+                ));
+                for w in written {
+                    log(&format!("source tree: wrote the folded records of {w}"));
+                }
+                for k in kept {
+                    log(&format!("source tree: {k}"));
+                }
+                match Generation::open_reusing(&self.db, self.current.as_ref()) {
+                    Ok(g) => self.current = Some(g),
+                    Err(_) => self.current = None,
+                }
+            }
+            Ok(Outcome::Stale) => log(&format!(
+                "compaction ({kind:?}) of generation {snapshot} dropped: the database changed \
+                 under it"
+            )),
+            Err(e) => log(&format!("compaction ({kind:?}) not published: {e}")),
+        }
+    }
+
+    /// `--once`: repairs the source tree, publishes what is pending, then compacts in
+    /// this thread if the policy calls for it (or `fold_now`: fold every delta).
+    pub fn once(&mut self, log: &dyn Fn(&str)) -> Result<Step, DbError> {
+        let fold_now = self.opts.fold_now;
+        self.repair_source_tree(log)?;
+        let step = self.step()?;
+        if fold_now && self.opts.src.is_none() {
+            log("--fold-now needs the source tree (--src)");
+        }
+        let force = fold_now.then_some(Kind::Fold);
+        self.tend_compaction(force, log);
+        if let Some((kind, h)) = self.building.take() {
+            match h.join() {
+                Ok(Ok(Some(p))) => self.publish_compaction(p, log),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => log(&format!("compaction ({kind:?}) not done: {e}")),
+                Err(_) => log("compaction failed: its thread panicked"),
+            }
+        }
+        Ok(step)
     }
 
     /// Publishes the change files that follow the current generation's, if any.
@@ -133,12 +361,31 @@ impl Watcher {
                 }
             }
         }
-        let report = publish_changes(&self.db, self.current.as_ref(), &files, self.opts.keep)?;
-        for (n, problem) in &unreadable {
-            self.reject(*n, std::slice::from_ref(problem));
-        }
-        for r in &report.rejected {
-            self.reject(r.sequence, &r.problems);
+        // Refused files are recorded before the generation that skips them is current:
+        // a writer waiting for its change (`mkdb edit`) then finds the refusal.
+        let mut recorded = false;
+        let report = publish_changes_then(
+            &self.db,
+            self.current.as_ref(),
+            &files,
+            self.opts.keep,
+            &mut |rejected| {
+                for (n, problem) in &unreadable {
+                    self.reject(*n, std::slice::from_ref(problem));
+                }
+                for r in rejected {
+                    self.reject(r.sequence, &r.problems);
+                }
+                recorded = true;
+            },
+        )?;
+        if !recorded {
+            for (n, problem) in &unreadable {
+                self.reject(*n, std::slice::from_ref(problem));
+            }
+            for r in &report.rejected {
+                self.reject(r.sequence, &r.problems);
+            }
         }
         if report.generation.is_some() {
             // Keep the new generation open, so the next step verifies only its new deltas.
@@ -164,7 +411,11 @@ impl Watcher {
         );
         let original = self.spool.dir().join(format!("{n:020}.chg"));
         text.push_str(&fs::read_to_string(&original).unwrap_or_default());
-        let _ = fs::write(self.rejected.join(format!("{n:020}.chg")), text);
+        // Whole or not at all: a reader never sees half the reasons.
+        let _ = mkdb::generation::atomic_write(
+            &self.rejected.join(format!("{n:020}.chg")),
+            text.as_bytes(),
+        );
     }
 
     /// Steps until `stop` is set, waiting `interval` whenever there is nothing to do; a
@@ -172,7 +423,13 @@ impl Watcher {
     /// interval, and nothing is published meanwhile.
     pub fn run(&mut self, stop: &AtomicBool, log: &dyn Fn(&str)) {
         let mut failing: Option<String> = None;
+        if let Err(e) = self.repair_source_tree(log) {
+            log(&format!(
+                "source tree: cannot write folded records back: {e}"
+            ));
+        }
         while !stop.load(Ordering::Relaxed) {
+            self.tend_compaction(None, log);
             let t = Instant::now();
             match self.step() {
                 Ok(Step::Idle) => std::thread::sleep(self.opts.interval),

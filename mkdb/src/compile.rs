@@ -63,7 +63,8 @@ pub enum CompileError {
     #[error(
         "the current generation carries changes published by `loader watch` (through change \
          file {applied}) that are not folded into the source tree yet; compiling now would undo \
-         them. Let `loader watch` fold them in first"
+         them. Fold them into the source tree first: `loader watch --src SRC_DIR --changes SPOOL \
+         --once --fold-now DB_DIR`"
     )]
     UnfoldedDeltas {
         /// The last change file the current generation includes.
@@ -264,13 +265,22 @@ fn build_one(
         }
     }
     let entry = build_segment(
-        class, fp, &bytes, text, &f.rel, publisher, seg_name, progress, written,
+        class,
+        fp,
+        &bytes,
+        text,
+        &f.rel,
+        &|n| publisher.stage_segment(n),
+        seg_name,
+        progress,
+        written,
     )?;
     Ok(Built::New(entry))
 }
 
 /// Validates and indexes the records of `text` (the bytes of one data file, or of a delta)
-/// as class `class`, and stages the segment `seg_name` in `publisher`. Errors name `rel`.
+/// as class `class`, and writes the segment `seg_name` into the directory `stage` makes for
+/// it. Errors name `rel`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn build_segment(
     class: &crate::schema::ClassDef,
@@ -278,7 +288,7 @@ pub(crate) fn build_segment(
     bytes: &[u8],
     text: &str,
     rel: &str,
-    publisher: &Publisher,
+    stage: &dyn Fn(&str) -> Result<PathBuf, DbError>,
     seg_name: String,
     progress: &(dyn Fn(u64) + Sync),
     written: &(dyn Fn(PathBuf) + Sync),
@@ -331,9 +341,7 @@ pub(crate) fn build_segment(
     let index = builder
         .finish(bytes)
         .map_err(|e| vec![err(e.line, e.problem)])?;
-    let dir = publisher
-        .stage_segment(&seg_name)
-        .map_err(|e| vec![err(0, e.to_string())])?;
+    let dir = stage(&seg_name).map_err(|e| vec![err(0, e.to_string())])?;
     for (name, content) in [(DATA_FILE, bytes), (INDEX_FILE, &index[..])] {
         let path = dir.join(name);
         fs::write(&path, content).map_err(|e| vec![err(0, format!("{}: {e}", path.display()))])?;
@@ -347,6 +355,7 @@ pub(crate) fn build_segment(
         data_hash: hash,
         source: rel.to_owned(),
         delta: false,
+        folded_from: None,
     })
 }
 
@@ -358,10 +367,13 @@ pub fn compile(
     progress: Progress<'_>,
 ) -> Result<CompileReport, CompileError> {
     let publisher = Publisher::lock(db)?;
-    if let Some(m) = crate::generation::current_manifest(db)?
-        && (!m.tombstones.is_empty() || m.segments.iter().any(|e| e.delta))
-    {
-        return Err(CompileError::UnfoldedDeltas { applied: m.applied });
+    if let Some(m) = crate::generation::current_manifest(db)? {
+        if !m.tombstones.is_empty() || m.segments.iter().any(|e| e.delta) {
+            return Err(CompileError::UnfoldedDeltas { applied: m.applied });
+        }
+        // A fold (`compact`) interrupted before it wrote its records back to the source
+        // tree: write them now, or this compile would bring the old records back.
+        crate::compact::write_back(db, src, &m.segments)?;
     }
     let previous = if opts.reuse {
         Generation::open(db).ok()

@@ -78,6 +78,19 @@ pub fn publish_changes(
     files: &[ChangeFile],
     keep: usize,
 ) -> Result<DeltaReport, DbError> {
+    publish_changes_then(db, previous, files, keep, &mut |_| {})
+}
+
+/// [`publish_changes`], calling `before_publish` with the files refused just before the
+/// generation that skips them is made current (so that whoever waits for a change to be
+/// published finds its refusal recorded by then).
+pub fn publish_changes_then(
+    db: &Path,
+    previous: Option<&Generation>,
+    files: &[ChangeFile],
+    keep: usize,
+    before_publish: &mut dyn FnMut(&[Rejected]),
+) -> Result<DeltaReport, DbError> {
     let start = Instant::now();
     let publisher = Publisher::lock(db)?;
     let g = Generation::open_reusing(db, previous)?;
@@ -146,7 +159,7 @@ pub fn publish_changes(
             text.as_bytes(),
             &text,
             &source,
-            &publisher,
+            &|n| publisher.stage_segment(n),
             name,
             &|_| {},
             &|p| {
@@ -177,6 +190,7 @@ pub fn publish_changes(
             key: String::from_utf8_lossy(&k).into_owned(),
         })
         .collect();
+    before_publish(&report.rejected);
     report.generation = Some(publisher.publish_delta(&g, segments, tombstones, applied, keep)?);
     report.elapsed = start.elapsed();
     Ok(report)

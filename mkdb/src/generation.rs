@@ -99,6 +99,11 @@ pub struct SegmentEntry {
     /// A delta segment: a few changed records published on top of the base segments (see
     /// [`Generation`]); listed after every base segment.
     pub delta: bool,
+    /// A base segment made by compaction (`mkdb::compact`): the data hash of the source
+    /// file it replaced. Until that file in the source tree is rewritten with this
+    /// segment's data, it still has this hash, which tells an interrupted write-back from
+    /// a hand edit (manifest property `folded-from=`).
+    pub folded_from: Option<u64>,
 }
 
 /// A primary key deleted by a delta (manifest line `tombstone: CLASS AFTER KEY`).
@@ -150,8 +155,11 @@ impl Manifest {
                 ));
             }
             let role = if s.delta { " role=delta" } else { "" };
+            let folded = s
+                .folded_from
+                .map_or(String::new(), |h| format!(" folded-from={h:016x}"));
             t.push_str(&format!(
-                "segment: {} {} records={} data-bytes={} data-xxh3={:016x}{role} source={}\n",
+                "segment: {} {} records={} data-bytes={} data-xxh3={:016x}{role}{folded} source={}\n",
                 s.class, s.name, s.records, s.data_bytes, s.data_hash, s.source
             ));
             deltas += usize::from(s.delta);
@@ -233,6 +241,7 @@ impl Manifest {
                         data_hash: 0,
                         source: String::new(),
                         delta: false,
+                        folded_from: None,
                     };
                     let rest = parts.next().unwrap_or_default();
                     let (kv, source) = rest.split_once(" source=").unwrap_or((rest, ""));
@@ -248,6 +257,11 @@ impl Manifest {
                                 e.data_hash = u64::from_str_radix(v, 16).map_err(|_| "bad hash")?
                             }
                             "role" if v == "delta" => e.delta = true,
+                            "folded-from" => {
+                                e.folded_from = Some(
+                                    u64::from_str_radix(v, 16).map_err(|_| "bad folded-from")?,
+                                )
+                            }
                             _ => return Err(format!("unknown segment property {k}")),
                         }
                     }
@@ -328,7 +342,7 @@ pub struct Generation {
     pub by_class: Vec<Vec<u32>>,
     /// For each class id, its primary-key directory over the base segments (absent:
     /// lookups use the fsts).
-    pub keydirs: Vec<Option<KeyDirectory>>,
+    pub keydirs: Vec<Option<Arc<KeyDirectory>>>,
     /// Deltas: per class, the primary keys changed by delta segments and tombstones, with
     /// where each now lives (`None`: deleted). Consulted before the key directory.
     pub overlay: Vec<HashMap<Box<[u8]>, Option<RecordRef>>>,
@@ -340,6 +354,16 @@ pub struct Generation {
     pub tombstones: Vec<Tombstone>,
     /// Sequence number of the last change file included (0: none).
     pub applied: u64,
+    /// Per class, the identity of its key directory file (device, inode, size) as opened:
+    /// a later generation that hard-links the same file reuses the verification.
+    keydir_ids: Vec<Option<(u64, u64, u64)>>,
+}
+
+/// (device, inode, size) of a file: hard links share it; published files never change.
+fn file_id(path: &Path) -> std::io::Result<(u64, u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(path)?;
+    Ok((m.dev(), m.ino(), m.size()))
 }
 
 impl Generation {
@@ -395,7 +419,18 @@ impl Generation {
                 files.push((p.display().to_string(), t));
             }
         }
-        let schema = Schema::parse(files)?;
+        // The same schema files as the previous generation's (delta generations link
+        // them): its parsed schema is reused, regexes and labels included.
+        let same_schema = previous.is_some_and(|p| {
+            p.schema.classes.len() == files.len()
+                && files
+                    .iter()
+                    .all(|(_, t)| p.schema.classes.iter().any(|c| c.source == *t))
+        });
+        let schema = match previous {
+            Some(p) if same_schema => p.schema.clone(),
+            _ => Schema::parse(files)?,
+        };
         let reuse: HashMap<&str, &Arc<Segment>> = previous
             .into_iter()
             .flat_map(|g| g.entries.iter().map(|e| e.name.as_str()).zip(&g.segments))
@@ -448,10 +483,12 @@ impl Generation {
             segments.push(seg);
         }
         let mut keydirs = Vec::with_capacity(schema.classes.len());
+        let mut keydir_ids = Vec::with_capacity(schema.classes.len());
         for c in &schema.classes {
             let path = gdir.join(keydir_file(&c.name));
             if !path.exists() {
                 keydirs.push(None);
+                keydir_ids.push(None);
                 continue;
             }
             // The directory covers the base segments; deltas are in the overlay.
@@ -462,17 +499,63 @@ impl Generation {
                     .filter(|e| !e.delta)
                     .map(|e| e.name.as_str()),
             );
-            let dir = KeyDirectory::open_file(&path, c.id, fp).map_err(|e| match e {
-                keydir::OpenError::Io(source) => DbError::Io {
-                    path: path.clone(),
-                    source,
-                },
-                keydir::OpenError::Invalid(problem) => DbError::Corrupt {
-                    path: path.clone(),
-                    problem,
-                },
-            })?;
+            let id = file_id(&path).map_err(io_err(&path))?;
+            // A delta generation hard-links the key directories of the one before: the
+            // same file (immutable once published) was verified already, so only its
+            // header is checked again. Publication and switching then cost the same on a
+            // database of any size.
+            let verified = previous.is_some_and(|p| {
+                p.schema.class(&c.name).is_some_and(|pc| {
+                    p.keydir_ids.get(usize::from(pc.id)) == Some(&Some(id))
+                        && same_class_schema(&p.schema, &schema, c.id)
+                })
+            });
+            // Over the same base segments, the previous generation's mapping is shared
+            // too: readers switching generations take no new page faults on it.
+            let reused = previous
+                .filter(|p| {
+                    let bases = |g_entries: &mut dyn Iterator<Item = &SegmentEntry>| {
+                        g_entries
+                            .filter(|e| !e.delta && e.class == c.name)
+                            .map(|e| e.name.clone())
+                            .collect::<Vec<_>>()
+                    };
+                    bases(&mut p.entries.iter()) == bases(&mut manifest.segments.iter())
+                })
+                .and_then(|p| {
+                    let pc = p.schema.class(&c.name)?;
+                    p.keydirs.get(usize::from(pc.id))?.clone()
+                });
+            let dir = if let (true, Some(dir)) = (verified, reused) {
+                dir
+            } else if verified {
+                let bytes = crate::bytes::Bytes::from_mapped(
+                    crate::bytes::MappedFile::open(&path).map_err(io_err(&path))?,
+                );
+                Arc::new(
+                    KeyDirectory::open(&bytes, c.id, fp, false).map_err(|problem| {
+                        DbError::Corrupt {
+                            path: path.clone(),
+                            problem,
+                        }
+                    })?,
+                )
+            } else {
+                Arc::new(
+                    KeyDirectory::open_file(&path, c.id, fp).map_err(|e| match e {
+                        keydir::OpenError::Io(source) => DbError::Io {
+                            path: path.clone(),
+                            source,
+                        },
+                        keydir::OpenError::Invalid(problem) => DbError::Corrupt {
+                            path: path.clone(),
+                            problem,
+                        },
+                    })?,
+                )
+            };
             keydirs.push(Some(dir));
+            keydir_ids.push(Some(id));
         }
         let mut g = Generation {
             number: manifest.generation,
@@ -487,6 +570,7 @@ impl Generation {
             hidden_counts: Vec::new(),
             tombstones: manifest.tombstones,
             applied: manifest.applied,
+            keydir_ids,
         };
         g.apply_deltas().map_err(|problem| DbError::Corrupt {
             path: mpath,
@@ -510,6 +594,7 @@ impl Generation {
                 data_hash: s.data_hash(),
                 source: String::new(),
                 delta: false,
+                folded_from: None,
             });
         }
         let classes = schema.classes.len();
@@ -526,6 +611,7 @@ impl Generation {
             hidden_counts: vec![0; classes],
             tombstones: Vec::new(),
             applied: 0,
+            keydir_ids: vec![None; classes],
         }
     }
 
@@ -812,6 +898,23 @@ impl Publisher {
     }
 }
 
+/// A generation built on top of the current one (by `delta` or `compact`): its whole
+/// segment list and tombstones, the new segments to move into `segments/` first, and the
+/// key directories written anew (the others are hard-linked from the generation before).
+#[derive(Debug, Default)]
+pub struct Layout {
+    /// Staged segment directories (made durable by their builder) and their final names.
+    pub moves: Vec<(PathBuf, String)>,
+    /// Every segment of the new generation, base segments first.
+    pub segments: Vec<SegmentEntry>,
+    /// Its tombstones, in order.
+    pub tombstones: Vec<Tombstone>,
+    /// The last change file it includes.
+    pub applied: u64,
+    /// Key directories built for it: (file name, bytes).
+    pub keydirs: Vec<(String, Vec<u8>)>,
+}
+
 impl Publisher {
     /// Publishes a delta generation on top of `previous` (the current one): its segments
     /// and tombstones, then `new_segments` (staged delta segments) and `new_tombstones`,
@@ -826,10 +929,48 @@ impl Publisher {
         keep: usize,
     ) -> Result<u64, DbError> {
         let segs = self.db.join("segments");
-        for e in &new_segments {
-            let staged = segs.join(format!(".staging-{}", e.name));
-            let fin = segs.join(&e.name);
-            replace_dir(&staged, &fin)?;
+        let moves = new_segments
+            .iter()
+            .map(|e| (segs.join(format!(".staging-{}", e.name)), e.name.clone()))
+            .collect();
+        let mut segments = previous.entries.clone();
+        segments.extend(new_segments);
+        let mut tombstones = previous.tombstones.clone();
+        tombstones.extend(new_tombstones);
+        self.publish_layout(
+            previous,
+            Layout {
+                moves,
+                segments,
+                tombstones,
+                applied,
+                keydirs: Vec::new(),
+            },
+            keep,
+        )
+    }
+
+    /// Publishes `layout` as the next generation, with the schema of `previous` (the
+    /// current one) and its key directories hard-linked where `layout` brings none; then
+    /// makes it current and collects garbage, keeping the `keep` newest generations.
+    pub fn publish_layout(
+        self,
+        previous: &Generation,
+        layout: Layout,
+        keep: usize,
+    ) -> Result<u64, DbError> {
+        let segs = self.db.join("segments");
+        for (staged, name) in &layout.moves {
+            // Names carry the number of the generation they were made for: one already
+            // listed by the current generation would be a bug, and replacing it fatal.
+            if previous.entries.iter().any(|e| &e.name == name) {
+                return Err(DbError::Corrupt {
+                    path: segs.join(name),
+                    problem: "a new segment has the name of a published one".into(),
+                });
+            }
+            let fin = segs.join(name);
+            replace_dir(staged, &fin)?;
             sync_dir(&fin)?;
         }
         sync_dir(&segs)?;
@@ -844,26 +985,30 @@ impl Publisher {
         }
         fs::create_dir_all(tmp.join("schema")).map_err(io_err(&tmp))?;
         for c in &previous.schema.classes {
-            write_synced(
-                &tmp.join("schema").join(format!("{}.schema", c.name)),
-                c.source.as_bytes(),
-            )?;
+            // The schema is the previous generation's: its (immutable) files are linked,
+            // not written and synced again.
+            let name = format!("{}.schema", c.name);
+            let (from, to) = (
+                prev_dir.join("schema").join(&name),
+                tmp.join("schema").join(&name),
+            );
+            if fs::hard_link(&from, &to).is_err() {
+                write_synced(&to, c.source.as_bytes())?;
+            }
             let kd = keydir_file(&c.name);
-            if prev_dir.join(&kd).exists() {
+            if let Some((_, bytes)) = layout.keydirs.iter().find(|(n, _)| *n == kd) {
+                write_synced(&tmp.join(&kd), bytes)?;
+            } else if prev_dir.join(&kd).exists() {
                 fs::hard_link(prev_dir.join(&kd), tmp.join(&kd)).map_err(io_err(&tmp.join(&kd)))?;
             }
         }
         sync_dir(&tmp.join("schema"))?;
-        let mut segments = previous.entries.clone();
-        segments.extend(new_segments);
-        let mut tombstones = previous.tombstones.clone();
-        tombstones.extend(new_tombstones);
         let manifest = Manifest {
             generation: self.number,
             created: rfc3339_now(),
-            segments,
-            tombstones,
-            applied,
+            segments: layout.segments,
+            tombstones: layout.tombstones,
+            applied: layout.applied,
         };
         write_synced(&tmp.join("MANIFEST"), manifest.to_text().as_bytes())?;
         sync_dir(&tmp)?;
@@ -954,6 +1099,7 @@ mod tests {
                     data_hash: 0xabc,
                     source: "data/domain/a file.txt".into(),
                     delta: false,
+                    folded_from: Some(0x1234),
                 },
                 SegmentEntry {
                     class: "domain".into(),
@@ -963,6 +1109,7 @@ mod tests {
                     data_hash: 0xdef,
                     source: "changes 1-2".into(),
                     delta: true,
+                    folded_from: None,
                 },
             ],
             tombstones: vec![

@@ -14,6 +14,8 @@
 //!   `mkdb check`).
 //! - [`delta`](mod@delta): change files published as delta generations (a segment per class
 //!   and tombstones on top of the current generation), checked as transactions.
+//! - [`compact`]: deltas merged into one, or folded into the base segments and the source
+//!   tree, in the background.
 //! - [`edit`]: one record edited by hand as text, turned into a compare-and-swap change.
 //! - [`query`]: the whois query language and its execution.
 //! - [`render`]: whois output of records and whole answers.
@@ -26,6 +28,7 @@
 pub mod bloom;
 pub mod bytes;
 pub mod change;
+pub mod compact;
 pub mod compile;
 pub mod delta;
 pub mod edit;

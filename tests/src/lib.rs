@@ -373,3 +373,72 @@ pub fn curl(url: &str, extra: &[&str]) -> HttpAnswer {
         body: body.to_string(),
     }
 }
+
+/// A running `eppd` on `127.0.0.1:0` with the development certificates of `certs`
+/// (`eppd gen-dev-certs`), killed (SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct Eppd {
+    /// The process.
+    pub child: std::process::Child,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+}
+
+impl Eppd {
+    /// Starts eppd on the database `db` and the change spool `spool`, with `extra`
+    /// arguments, and waits for its `eppd listening on ADDR` line.
+    pub fn start(
+        db: &std::path::Path,
+        certs: &std::path::Path,
+        spool: &std::path::Path,
+        extra: &[&str],
+    ) -> Eppd {
+        use std::io::BufRead as _;
+        let mut child = Command::new(binary("eppd"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .arg("--db")
+            .arg(db)
+            .arg("--spool")
+            .arg(spool)
+            .arg("--ca")
+            .arg(certs.join("ca.pem"))
+            .arg("--cert")
+            .arg(certs.join("server.pem"))
+            .arg("--key")
+            .arg(certs.join("server.key"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start eppd");
+        let stdout = child.stdout.take().expect("eppd stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        // "eppd listening on ADDR (N domains, next change S)"
+        let addr = first
+            .strip_prefix("eppd listening on ")
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|a| a.parse().ok());
+        std::thread::spawn(move || lines.for_each(drop));
+        let Some(addr) = addr else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("eppd did not start: {first:?}");
+        };
+        Eppd { child, addr }
+    }
+
+    /// `kill -9`, and waits for the process to be gone.
+    pub fn kill9(mut self) {
+        // std's kill is SIGKILL on Unix.
+        self.child.kill().expect("kill -9 eppd");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Eppd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -5,64 +5,18 @@
 //! request and approval, poll, renew, delete, logout), and the change files eppd wrote
 //! applied by `loader watch --once` and answered by whoisd.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use tests::{Registry, Whoisd, binary};
+use tests::{Eppd, Registry, Whoisd, binary};
 
 /// The Perl client (see the file for its arguments and output).
 const CLIENT: &str = include_str!("epp/lifecycle.pl");
 
 const KEEP: &str = "epp-keep.coop";
 const MOVED: &str = "epp-moved.coop";
-
-/// A running eppd, killed when dropped.
-struct Eppd {
-    child: Child,
-    addr: std::net::SocketAddr,
-}
-
-impl Eppd {
-    fn start(reg: &Registry, certs: &Path, spool: &Path) -> Eppd {
-        let mut child = Command::new(binary("eppd"))
-            .args(["--listen", "127.0.0.1:0", "--db"])
-            .arg(&reg.db)
-            .arg("--spool")
-            .arg(spool)
-            .arg("--ca")
-            .arg(certs.join("ca.pem"))
-            .arg("--cert")
-            .arg(certs.join("server.pem"))
-            .arg("--key")
-            .arg(certs.join("server.key"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start eppd");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let first = lines.next().and_then(Result::ok).unwrap_or_default();
-        // "eppd listening on ADDR (N domains, next change S)"
-        let addr = first
-            .strip_prefix("eppd listening on ")
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|a| a.parse().ok());
-        std::thread::spawn(move || lines.for_each(drop));
-        let Some(addr) = addr else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("eppd did not start: {first:?}");
-        };
-        Eppd { child, addr }
-    }
-}
-
-impl Drop for Eppd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// eppd's arguments beyond the defaults: none.
+const EXTRA: &[&str] = &[];
 
 /// A registrar record for `id` binding `password` and the certificate `fingerprint`.
 fn registrar(id: &str, password: &str, fingerprint: &str) -> String {
@@ -129,7 +83,7 @@ fn a_registrar_lifecycle_over_tls_reaches_whois() {
     reg.compile();
 
     let spool = reg.dir.path().join("changes");
-    let eppd = Eppd::start(&reg, &certs, &spool);
+    let eppd = Eppd::start(&reg.db, &certs, &spool, EXTRA);
     let script = reg.dir.path().join("lifecycle.pl");
     std::fs::write(&script, CLIENT).unwrap();
     let out = Command::new("perl")

@@ -4,70 +4,18 @@
 //! `<domain:info>`, be created in exactly one change file, and every change file in the
 //! spool must read (none half-written). `bench/run-epp-kill` does the same at length.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bench::epp::provision::{self, DEFAULT_PASSWORD};
 use bench::epp::run::{self, Acked, LoadConfig, Mix, Registrar};
-use tests::{Registry, binary};
+use tests::{Eppd, Registry};
 
 const KILLS: usize = 3;
 
-/// A running eppd; killed (SIGKILL) when dropped.
-struct Eppd {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Eppd {
-    fn start(reg: &Registry, certs: &Path, spool: &Path) -> Eppd {
-        let mut child = Command::new(binary("eppd"))
-            .args(["--listen", "127.0.0.1:0", "--max-sessions", "20", "--db"])
-            .arg(&reg.db)
-            .arg("--spool")
-            .arg(spool)
-            .arg("--ca")
-            .arg(certs.join("ca.pem"))
-            .arg("--cert")
-            .arg(certs.join("server.pem"))
-            .arg("--key")
-            .arg(certs.join("server.key"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start eppd");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let first = lines.next().and_then(Result::ok).unwrap_or_default();
-        let addr = first
-            .strip_prefix("eppd listening on ")
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|a| a.parse().ok());
-        std::thread::spawn(move || lines.for_each(drop));
-        let Some(addr) = addr else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("eppd did not start: {first:?}");
-        };
-        Eppd { child, addr }
-    }
-
-    fn kill9(mut self) {
-        // std's kill is SIGKILL on Unix.
-        self.child.kill().expect("kill -9 eppd");
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Eppd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// eppd's arguments beyond the defaults: the load's sessions.
+const EXTRA: &[&str] = &["--max-sessions", "20"];
 
 fn lines(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -102,7 +50,7 @@ fn acknowledged_creates_survive_kill_9() {
     let mut rng = bench::load::mix::Rng::new(u64::from(std::process::id()));
 
     for round in 0..KILLS {
-        let eppd = Eppd::start(&reg, &certs, &spool);
+        let eppd = Eppd::start(&reg.db, &certs, &spool, EXTRA);
         let cfg = LoadConfig {
             target: eppd.addr,
             registrars: registrars.clone(),
@@ -142,7 +90,7 @@ fn acknowledged_creates_survive_kill_9() {
         "only {} creates acknowledged",
         acked.len()
     );
-    let eppd = Eppd::start(&reg, &certs, &spool);
+    let eppd = Eppd::start(&reg.db, &certs, &spool, EXTRA);
     let missing = run::verify(
         eppd.addr,
         &registrars[0],

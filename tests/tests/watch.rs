@@ -305,8 +305,18 @@ fn hand_edits_go_through_the_same_pipeline_and_never_overwrite_a_race() {
     std::fs::write(marks.join("go"), "").unwrap();
     let out = child.join().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("refused") && err.contains("conflict"), "{err}");
+    let detail = || {
+        format!(
+            "{err}\nloader log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    };
+    assert_eq!(out.status.code(), Some(1), "{}", detail());
+    assert!(
+        err.contains("refused") && err.contains("conflict"),
+        "{}",
+        detail()
+    );
     // Neither side overwritten silently: the competing change stands.
     assert!(
         whoisd
