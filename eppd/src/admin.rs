@@ -7,6 +7,7 @@
 //! | command | effect |
 //! |---|---|
 //! | `set-state CONTACT STATE` | a .coop registrant's verification state (`verified`, `pendingVerification`, `ableToAppeal`, `underInvestigation`, `refused`): its domains leave or enter `serverHold` and its sponsor gets a `stateChange` poll message |
+//! | `submit LEN` + LEN bytes | a change file written by an operator tool (`mkdb edit`, `loader import` through `mkdb::change::Spool::submit`): checked as the loader checks it (compare-and-swap on every `Base-Version`, schema, references), applied to eppd's objects and made durable under eppd's next sequence number; answered `ok N` |
 //! | `ping` | `ok pong` |
 //! | `help` | the command list |
 //!
@@ -15,20 +16,31 @@
 //! registrar's command, so it is durable (change file and journal) before `ok` is sent.
 //! `eppd admin --socket PATH COMMAND...` is the client.
 //!
-//! Limits: lines of at most [`MAX_LINE`] bytes, [`MAX_CLIENTS`] connections at once, and
-//! an idle connection is closed after [`IDLE`].
+//! Limits: lines of at most [`MAX_LINE`] bytes, change files of at most [`MAX_SUBMIT`]
+//! bytes (a bad `submit` line is answered `error 500` and the connection closed: the
+//! framing is lost), [`MAX_CLIENTS`] connections at once, and an idle connection is closed
+//! after [`IDLE`].
+//!
+//! eppd is the one sequencer of the spool while it runs: it holds `SPOOL/WRITER.LOCK` and
+//! names this socket in `SPOOL/WRITER` ([`announce`]), so operator tools send their change
+//! files here instead of appending them under numbers eppd is about to use.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mkdb::change::{ChangeFile, Spool};
 
 use crate::command::VerificationState;
-use crate::writer::Job;
+use crate::writer::{Job, Logins};
+
+/// Largest change file `submit` takes, bytes.
+pub const MAX_SUBMIT: usize = mkdb::change::MAX_SUBMIT;
 
 /// Longest command line, bytes.
 pub const MAX_LINE: usize = 1024;
@@ -37,7 +49,7 @@ pub const MAX_CLIENTS: usize = 8;
 /// An operator connection idle this long is closed.
 pub const IDLE: Duration = Duration::from_secs(60);
 
-const HELP: &str = "commands: set-state CONTACT STATE | ping | help \
+const HELP: &str = "commands: set-state CONTACT STATE | submit LEN (then LEN bytes of change file) | ping | help \
                     (STATE: verified, pendingVerification, ableToAppeal, underInvestigation, refused)";
 
 /// Binds the admin socket at `path`, mode 0600. A socket file left by a process that is
@@ -61,8 +73,9 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
 }
 
 /// Serves operators on `listener` forever (call from its own thread), one thread per
-/// connection, sending changes to the writer through `jobs`.
-pub fn serve(listener: &UnixListener, jobs: &SyncSender<Job>) {
+/// connection, sending changes to the writer through `jobs`; registrar records changed
+/// by a submitted file refresh `logins` (when given).
+pub fn serve(listener: &UnixListener, jobs: &SyncSender<Job>, logins: Option<&Arc<Mutex<Logins>>>) {
     let active = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
@@ -72,11 +85,12 @@ pub fn serve(listener: &UnixListener, jobs: &SyncSender<Job>) {
             continue;
         }
         let jobs = jobs.clone();
+        let logins = logins.cloned();
         let active = Arc::clone(&active);
         let spawned = std::thread::Builder::new()
             .name("eppd-admin".into())
             .spawn(move || {
-                let _ = serve_one(stream, &jobs);
+                let _ = serve_one(stream, &jobs, logins.as_ref());
                 active.fetch_sub(1, Ordering::SeqCst);
             });
         if spawned.is_err() {
@@ -85,7 +99,11 @@ pub fn serve(listener: &UnixListener, jobs: &SyncSender<Job>) {
     }
 }
 
-fn serve_one(stream: UnixStream, jobs: &SyncSender<Job>) -> io::Result<()> {
+fn serve_one(
+    stream: UnixStream,
+    jobs: &SyncSender<Job>,
+    logins: Option<&Arc<Mutex<Logins>>>,
+) -> io::Result<()> {
     stream.set_read_timeout(Some(IDLE))?;
     stream.set_write_timeout(Some(IDLE))?;
     let mut out = stream.try_clone()?;
@@ -106,8 +124,32 @@ fn serve_one(stream: UnixStream, jobs: &SyncSender<Job>) -> io::Result<()> {
             }
             return Ok(());
         }
-        let answer = match std::str::from_utf8(&line) {
-            Ok(text) => answer(text.trim(), jobs),
+        let text = std::str::from_utf8(&line).map(str::trim);
+        if let Ok(rest) = text
+            && let Some(len) = rest.strip_prefix("submit")
+        {
+            let len = match len.trim().parse::<usize>() {
+                Ok(n) if n <= MAX_SUBMIT && !len.is_empty() => n,
+                _ => {
+                    out.write_all(
+                        format!("error 500 usage: submit LEN (at most {MAX_SUBMIT} bytes), then LEN bytes\n")
+                            .as_bytes(),
+                    )?;
+                    return Ok(());
+                }
+            };
+            let mut body = Vec::with_capacity(len.min(1 << 20));
+            reader.by_ref().take(len as u64).read_to_end(&mut body)?;
+            if body.len() != len {
+                return Ok(());
+            }
+            let answer = one_line(&submit(&body, jobs, logins));
+            out.write_all(answer.as_bytes())?;
+            out.write_all(b"\n")?;
+            continue;
+        }
+        let answer = match text {
+            Ok(text) => answer(text, jobs),
             Err(_) => "error 500 the line is not UTF-8".to_string(),
         };
         out.write_all(answer.as_bytes())?;
@@ -150,6 +192,115 @@ fn set_state(contact: &str, state: VerificationState, jobs: &SyncSender<Job>) ->
     }
 }
 
+/// An answer kept on one line.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// The answer to `submit`: the change file's text in `body`.
+pub fn submit(body: &[u8], jobs: &SyncSender<Job>, logins: Option<&Arc<Mutex<Logins>>>) -> String {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return "error 500 the change file is not UTF-8".into();
+    };
+    let file = match ChangeFile::parse(text, "submitted change file") {
+        Ok(f) => f,
+        Err(e) => return format!("error 500 {e}"),
+    };
+    let (tx, rx) = sync_channel(1);
+    let job = Job::Foreign {
+        file: Box::new(file),
+        reply: tx,
+    };
+    if jobs.send(job).is_err() {
+        return "error 500 the writer has stopped".into();
+    }
+    match rx.recv() {
+        Ok(Ok(done)) => {
+            if let Some(logins) = logins {
+                let mut l = logins.lock().unwrap_or_else(|p| p.into_inner());
+                for (id, r) in &done.registrars {
+                    l.update_registrar(id, r.as_ref());
+                }
+            }
+            let mut s = format!("ok {} (durable)", done.sequence);
+            if done.rewritten > 0 {
+                s.push_str(&format!(
+                    "; {} domain(s) rewritten for their registrant's state",
+                    done.rewritten
+                ));
+            }
+            s
+        }
+        Ok(Err(e)) => format!("error {} {}", e.code.code(), e.message),
+        Err(_) => "error 500 the writer has stopped".into(),
+    }
+}
+
+/// Takes the spool's writer lock (`SPOOL/WRITER.LOCK`) for eppd's whole life: eppd is then
+/// the one sequencer of the spool. While an operator tool holds it (one append), waits,
+/// saying so, up to `wait`; when another eppd holds it (its socket in `SPOOL/WRITER`
+/// answers), fails at once.
+pub fn lock_spool(spool: &Spool, wait: Duration) -> io::Result<std::fs::File> {
+    let deadline = Instant::now() + wait;
+    let mut said = false;
+    loop {
+        if let Some(f) = spool.try_lock_writer()? {
+            return Ok(f);
+        }
+        if let Some(socket) = spool.writer_socket()
+            && request(&socket, "ping").is_ok_and(|a| a == "ok pong")
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!(
+                    "{} is held by another eppd (admin socket {}): one writer per spool",
+                    spool.writer_lock_path().display(),
+                    socket.display()
+                ),
+            ));
+        }
+        if Instant::now() >= deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "{} is still held after {}s by another process (not an eppd that answers); \
+                     stop it and start eppd again",
+                    spool.writer_lock_path().display(),
+                    wait.as_secs()
+                ),
+            ));
+        }
+        if !said {
+            eprintln!(
+                "eppd: waiting for {} (an operator tool is writing)",
+                spool.writer_lock_path().display()
+            );
+            said = true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Names `socket` as the writer's admin socket in `SPOOL/WRITER` (temporary file, then
+/// rename: readers see the old name or the new one). The path is made absolute.
+pub fn announce(spool: &Spool, socket: &Path) -> io::Result<PathBuf> {
+    let abs = if socket.is_absolute() {
+        socket.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(socket)
+    };
+    let tmp = spool.dir().join(format!(
+        ".{}.{}.tmp",
+        mkdb::change::WRITER_FILE,
+        std::process::id()
+    ));
+    std::fs::write(&tmp, format!("{}\n", abs.display()))?;
+    std::fs::rename(&tmp, spool.writer_path())?;
+    Ok(abs)
+}
+
 /// The client: sends one command line to the socket at `path` and returns the answer
 /// line; `Err` when the socket cannot be reached.
 pub fn request(path: &Path, command: &str) -> io::Result<String> {
@@ -180,6 +331,22 @@ mod tests {
     /// A writer stand-in: knows contact `reg-1` only.
     fn fake_writer(rx: Receiver<Job>) {
         for job in rx {
+            if let Job::Foreign { file, reply } = job {
+                let r = if file.origin == "mkdb edit" {
+                    Ok(crate::core::ForeignApplied {
+                        sequence: 9,
+                        registrars: Vec::new(),
+                        rewritten: 0,
+                    })
+                } else {
+                    Err(EppError::new(
+                        ResultCode::ObjectStatusProhibitsOperation,
+                        "nothing applied: put domain a.coop: conflict",
+                    ))
+                };
+                let _ = reply.send(r);
+                continue;
+            }
             if let Job::SetState { id, reply, .. } = job {
                 let r = if id == "reg-1" {
                     Ok(())
@@ -226,7 +393,7 @@ mod tests {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let jobs = jobs();
-        std::thread::spawn(move || serve(&listener, &jobs));
+        std::thread::spawn(move || serve(&listener, &jobs, None));
         assert_eq!(request(&path, "ping").unwrap(), "ok pong");
         assert_eq!(
             request(&path, "set-state reg-1 pendingVerification").unwrap(),
@@ -240,6 +407,89 @@ mod tests {
         let mut answer = String::new();
         s.read_to_string(&mut answer).unwrap();
         assert_eq!(answer, "error 500 line too long\n");
+    }
+
+    #[test]
+    fn change_files_are_submitted_with_their_length_and_bad_framing_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("eppd.admin");
+        let listener = bind(&path).unwrap();
+        let jobs = jobs();
+        std::thread::spawn(move || serve(&listener, &jobs, None));
+        let spool = Spool::open(&dir.path().join("changes")).unwrap();
+        let _lock = lock_spool(&spool, Duration::ZERO).unwrap();
+        assert_eq!(announce(&spool, &path).unwrap(), path);
+        assert_eq!(spool.writer_socket().as_deref(), Some(path.as_path()));
+        // A second eppd is refused at once: the socket answers.
+        let e = lock_spool(&spool, Duration::from_secs(5)).unwrap_err();
+        assert!(e.to_string().contains("another eppd"), "{e}");
+        // Operator tools go through the socket.
+        let mut f = ChangeFile {
+            sequence: 0,
+            origin: "mkdb edit".into(),
+            time: "2026-11-23T06:00:00Z".into(),
+            changes: vec![mkdb::change::Change {
+                action: mkdb::change::Action::Delete,
+                class: "domain".into(),
+                key: "a.coop".into(),
+                base: None,
+                record: String::new(),
+            }],
+        };
+        let s = spool.submit(&mut f).unwrap();
+        assert_eq!((s.sequence, s.via.as_deref()), (9, Some(path.as_path())));
+        f.origin = "loader import".into();
+        let e = spool.submit(&mut f).unwrap_err();
+        assert!(
+            e.to_string().contains("2304") && e.to_string().contains("conflict"),
+            "{e}"
+        );
+        // Framing: a bad length, an over-long one, a body that is no change file.
+        for (msg, want) in [
+            (b"submit x\n".to_vec(), "error 500 usage"),
+            (
+                format!("submit {}\n", MAX_SUBMIT + 1).into_bytes(),
+                "error 500 usage",
+            ),
+            (b"submit\n".to_vec(), "error 500 usage"),
+            (
+                b"submit 5\nhello".to_vec(),
+                "error 500 submitted change file",
+            ),
+            (
+                b"submit 2\n\xff\xfe".to_vec(),
+                "error 500 the change file is not UTF-8",
+            ),
+        ] {
+            let mut c = UnixStream::connect(&path).unwrap();
+            c.write_all(&msg).unwrap();
+            let mut answer = String::new();
+            BufReader::new(c).read_line(&mut answer).unwrap();
+            assert!(answer.starts_with(want), "{msg:?}: {answer}");
+            assert!(!answer.trim_end().contains('\n'));
+        }
+        // A short body: the connection just ends (no panic, the server goes on).
+        let mut c = UnixStream::connect(&path).unwrap();
+        c.write_all(b"submit 100\nabc").unwrap();
+        drop(c);
+        assert_eq!(request(&path, "ping").unwrap(), "ok pong");
+    }
+
+    #[test]
+    fn eppd_waits_for_an_operator_tool_holding_the_lock_but_not_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(&dir.path().join("changes")).unwrap();
+        let held = spool.try_lock_writer().unwrap().unwrap();
+        let e = lock_spool(&spool, Duration::from_millis(150)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "{e}");
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            drop(held);
+        });
+        let lock = lock_spool(&spool, Duration::from_secs(10)).unwrap();
+        t.join().unwrap();
+        assert!(spool.try_lock_writer().unwrap().is_none());
+        drop(lock);
     }
 
     #[test]

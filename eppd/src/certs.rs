@@ -15,6 +15,20 @@ pub fn fingerprint(der: &[u8]) -> String {
         .collect()
 }
 
+/// A registrar record (MKDB text, without the `---` separator) for `id` named `name`,
+/// binding `password` (stored as an argon2id hash, `EPP-Password-Hash`) and the
+/// certificate `fingerprint` (`EPP-Certificate`): how the operator provisions a registrar
+/// for EPP. Tests, the demo and the load generator use it with development certificates.
+pub fn registrar_record(id: &str, name: &str, password: &str, fingerprint: &str) -> String {
+    format!(
+        "Registrar-ID: {id}\nRegistrar-Name: {name}\nRegistrar-Status: ok\n\
+         City: Manchester\nCountry-Code: GB\nEmail: epp@{id}.example\n\
+         EPP-Password-Hash: {}\nEPP-Certificate: {fingerprint}\n\
+         Created-Date: 2026-01-01T00:00:00Z\n",
+        crate::auth::hash_password(password)
+    )
+}
+
 /// Writes `ca.pem`, `ca.key`, `server.pem`, `server.key` and, for each name in `clients`,
 /// `NAME.pem` and `NAME.key` into `dir`; returns (name, fingerprint) per client.
 pub fn generate(dir: &Path, clients: &[&str]) -> anyhow::Result<Vec<(String, String)>> {

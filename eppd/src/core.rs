@@ -201,6 +201,29 @@ pub struct Core {
     changes: Vec<Change>,
     events: Vec<Event>,
     outbox: Vec<Committed>,
+    schema: Option<mkdb::schema::Schema>,
+}
+
+/// What an accepted foreign change file (an operator's, [`Core::apply_foreign`]) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignApplied {
+    /// The sequence number it was given.
+    pub sequence: u64,
+    /// Registrars it put (`Some`) or deleted (`None`): their logins change.
+    pub registrars: Vec<(String, Option<Registrar>)>,
+    /// Domains eppd rewrote after it (their computed `serverHold` changed), as one more
+    /// change file of its own.
+    pub rewritten: usize,
+}
+
+/// One object slot, for applying and undoing a foreign change (short-lived: the size
+/// difference between variants does not matter).
+#[allow(clippy::large_enum_variant)]
+enum Slot {
+    Domain(String, Option<Domain>),
+    Contact(String, Option<Contact>),
+    Host(String, Option<Host>),
+    Registrar(String, Option<Registrar>),
 }
 
 /// Is `host` under the domain `name` (`ns1.a.coop` under `a.coop`)? For a registered
@@ -244,6 +267,7 @@ impl Core {
             changes: Vec::new(),
             events: Vec::new(),
             outbox: Vec::new(),
+            schema: loaded.schema,
         };
         for c in core.contacts.values() {
             for s in &c.sponsors {
@@ -520,6 +544,388 @@ impl Core {
         );
         self.finish(now);
         Ok(())
+    }
+
+    /// Applies a change file written by someone else (an operator's `mkdb edit` or
+    /// `loader import`, sent through the admin socket), as the loader will: every change's
+    /// `Base-Version` must be the version of eppd's record of that key (none: the key must
+    /// not exist), puts must validate against the class schema and name their key, their
+    /// references must exist and a deleted record must not be referenced. Any problem
+    /// refuses the whole file (every problem named: 2304 for a changed record, 2302 / 2303
+    /// for one created / deleted meanwhile, 2305 for references, 2306 otherwise) and changes
+    /// nothing. Accepted, the records replace eppd's objects and the file, unchanged but
+    /// for its number, goes to the outbox as the next transaction; domains whose computed
+    /// `serverHold` changed (a registrant's `Verification-State` edited) are rewritten in
+    /// one more transaction, and a registrant's sponsor gets the `stateChange` message.
+    pub fn apply_foreign(
+        &mut self,
+        mut file: ChangeFile,
+        now: Timestamp,
+    ) -> Result<ForeignApplied, EppError> {
+        if file.changes.is_empty() {
+            return Err(err(
+                ResultCode::ParameterValuePolicyError,
+                "the change file holds no change",
+            ));
+        }
+        let states: HashMap<String, Option<VerificationState>> = file
+            .changes
+            .iter()
+            .filter(|c| c.class == CONTACT)
+            .map(|c| {
+                (
+                    c.key.clone(),
+                    self.contacts.get(&c.key).and_then(|x| x.state),
+                )
+            })
+            .collect();
+        let mut undo = Vec::new();
+        let mut problems = Vec::new();
+        let mut code = ResultCode::ParameterValuePolicyError;
+        for c in &file.changes {
+            match self.foreign_change(c) {
+                Ok(prev) => undo.push(prev),
+                Err((k, p)) => {
+                    code = k;
+                    problems.push(format!("{} {} {}: {p}", action_word(c), c.class, c.key));
+                }
+            }
+        }
+        if problems.is_empty() {
+            problems = self.foreign_links(&file);
+            if !problems.is_empty() {
+                code = ResultCode::ObjectAssociationProhibitsOperation;
+            }
+        }
+        if !problems.is_empty() {
+            for prev in undo.into_iter().rev() {
+                self.swap(prev);
+            }
+            return Err(err(
+                code,
+                format!("nothing applied: {}", problems.join("; ")),
+            ));
+        }
+        let registrars = file
+            .changes
+            .iter()
+            .filter(|c| c.class == REGISTRAR)
+            .map(|c| (c.key.clone(), self.registrars.get(&c.key).cloned()))
+            .collect();
+        file.sequence = self.next_seq;
+        self.next_seq += 1;
+        let sequence = file.sequence;
+        // Derived state: domains whose computed serverHold their record no longer shows:
+        // put by the operator without it while their registrant is held, or whose
+        // registrant the operator held or released.
+        let held_in =
+            |s: Option<VerificationState>| s.is_some_and(|s| s != VerificationState::Verified);
+        let mut touched: BTreeSet<String> = file
+            .changes
+            .iter()
+            .filter(|c| c.class == DOMAIN && c.action == Action::Put)
+            .filter(|c| !shows_server_hold(&c.record))
+            .map(|c| c.key.to_ascii_lowercase())
+            .filter(|k| {
+                self.domains
+                    .get(k)
+                    .is_some_and(|d| self.held(&d.registrant))
+            })
+            .collect();
+        for (id, before) in &states {
+            let after = self.contacts.get(id).and_then(|c| c.state);
+            if held_in(*before) != held_in(after) {
+                touched.extend(
+                    self.domains
+                        .values()
+                        .filter(|d| &d.registrant == id)
+                        .map(|d| d.name.clone()),
+                );
+            }
+            if let (Some(was), Some(state)) = (*before, after)
+                && was != state
+                && let Some(sponsor) = self.contacts.get(id).map(|c| c.cl_id.clone())
+            {
+                self.queue(
+                    &sponsor,
+                    now,
+                    "Registrant verification state changed",
+                    PollPayload::StateChange {
+                        id: id.clone(),
+                        state,
+                    },
+                );
+            }
+        }
+        self.outbox.push(Committed {
+            file: Some(file),
+            events: Vec::new(),
+        });
+        let mut rewritten = 0;
+        for name in touched {
+            let Some(d) = self.domains.get(&name) else {
+                continue;
+            };
+            let extra: &[Status] = if self.held(&d.registrant) {
+                &[Status::ServerHold]
+            } else {
+                &[]
+            };
+            if d.base != Some(version_of(&d.to_record(extra))) {
+                let d = d.clone();
+                self.put_domain(d);
+                rewritten += 1;
+            }
+        }
+        self.finish(now);
+        Ok(ForeignApplied {
+            sequence,
+            registrars,
+            rewritten,
+        })
+    }
+
+    /// eppd's version of a record (`Ok(None)`: no such record).
+    fn version(&self, class: &str, key: &str) -> Result<Option<mkdb::change::Version>, String> {
+        Ok(match class {
+            DOMAIN => self
+                .domains
+                .get(&key.to_ascii_lowercase())
+                .and_then(|d| d.base),
+            CONTACT => self.contacts.get(key).and_then(|c| c.base),
+            HOST => self
+                .hosts
+                .get(&key.to_ascii_lowercase())
+                .and_then(|h| h.base),
+            REGISTRAR => self.registrars.get(key).and_then(|r| r.base),
+            _ => {
+                return Err(format!(
+                    "eppd does not hold {class} records (stop eppd to change them)"
+                ));
+            }
+        })
+    }
+
+    /// Does a record exist?
+    fn exists(&self, class: &str, key: &str) -> bool {
+        match class {
+            DOMAIN => self.domains.contains_key(&key.to_ascii_lowercase()),
+            CONTACT => self.contacts.contains_key(key),
+            HOST => self.hosts.contains_key(&key.to_ascii_lowercase()),
+            REGISTRAR => self.registrars.contains_key(key),
+            _ => false,
+        }
+    }
+
+    /// Checks and applies one foreign change; returns the slot it replaced.
+    fn foreign_change(&mut self, c: &Change) -> Result<Slot, (ResultCode, String)> {
+        let policy = |p: String| (ResultCode::ParameterValuePolicyError, p);
+        let now = self.version(&c.class, &c.key).map_err(policy)?;
+        match (c.base, now) {
+            (Some(base), Some(v)) if base != v => {
+                return Err((
+                    ResultCode::ObjectStatusProhibitsOperation,
+                    format!(
+                        "conflict: the record changed since version {base} was read (it is \
+                         now {v}); re-read and edit again"
+                    ),
+                ));
+            }
+            (Some(base), None) if c.action == Action::Put => {
+                return Err((
+                    ResultCode::ObjectDoesNotExist,
+                    format!("conflict: the record (version {base}) was deleted meanwhile"),
+                ));
+            }
+            (None, Some(_)) if c.action == Action::Put => {
+                return Err((
+                    ResultCode::ObjectExists,
+                    "conflict: the record exists already (a put without Base-Version creates)"
+                        .into(),
+                ));
+            }
+            (_, None) if c.action == Action::Delete => {
+                return Err((ResultCode::ObjectDoesNotExist, "no such record".into()));
+            }
+            _ => {}
+        }
+        if c.action == Action::Delete {
+            let slot = match c.class.as_str() {
+                DOMAIN => Slot::Domain(c.key.to_ascii_lowercase(), None),
+                CONTACT => Slot::Contact(c.key.clone(), None),
+                HOST => Slot::Host(c.key.to_ascii_lowercase(), None),
+                _ => Slot::Registrar(c.key.clone(), None),
+            };
+            return Ok(self.swap(slot));
+        }
+        if let Some(schema) = &self.schema {
+            let Some(class) = schema.class(&c.class) else {
+                return Err(policy(format!("no class {:?}", c.class)));
+            };
+            let mut recs = Vec::new();
+            mkdb::record::for_each_record(&c.record, |r| {
+                recs.push(r.clone());
+                Ok::<_, mkdb::record::SyntaxError>(())
+            })
+            .map_err(|e| policy(e.to_string()))?;
+            let [rec] = recs.as_slice() else {
+                return Err(policy(format!("expected one record, found {}", recs.len())));
+            };
+            let (mut fields, mut probs) = (Vec::new(), Vec::new());
+            class.validate(rec, &mut fields, &mut probs);
+            if let Some(p) = probs.first() {
+                return Err(policy(format!(
+                    "line {} of the record: {}",
+                    p.line, p.problem
+                )));
+            }
+        }
+        let mut tmp = Loaded::default();
+        tmp.apply_change(c);
+        let wrong_key = || policy(format!("the record's key is not {:?}", c.key));
+        let slot = match c.class.as_str() {
+            DOMAIN => {
+                let key = c.key.to_ascii_lowercase();
+                let mut d = tmp.domains.remove(&key).ok_or_else(wrong_key)?;
+                if self.held(&d.registrant) {
+                    d.statuses.remove(&Status::ServerHold);
+                }
+                Slot::Domain(key, Some(d))
+            }
+            CONTACT => Slot::Contact(
+                c.key.clone(),
+                Some(tmp.contacts.remove(&c.key).ok_or_else(wrong_key)?),
+            ),
+            HOST => {
+                let key = c.key.to_ascii_lowercase();
+                let h = tmp.hosts.remove(&key).ok_or_else(wrong_key)?;
+                Slot::Host(key, Some(h))
+            }
+            _ => Slot::Registrar(
+                c.key.clone(),
+                Some(tmp.registrars.remove(&c.key).ok_or_else(wrong_key)?),
+            ),
+        };
+        Ok(self.swap(slot))
+    }
+
+    /// After a foreign file's changes are in place: its puts' references exist and its
+    /// deleted records are referenced by nothing. Returns the problems.
+    fn foreign_links(&self, file: &ChangeFile) -> Vec<String> {
+        let mut problems = Vec::new();
+        for c in &file.changes {
+            match c.action {
+                Action::Put => {
+                    let Some(class) = self.schema.as_ref().and_then(|s| s.class(&c.class)) else {
+                        continue;
+                    };
+                    let _ = mkdb::record::for_each_record(&c.record, |rec| {
+                        let (mut fields, mut probs) = (Vec::new(), Vec::new());
+                        class.validate(rec, &mut fields, &mut probs);
+                        for f in &fields {
+                            let a = class.attr(f.attr);
+                            if let Some(target) = a.references.as_deref()
+                                && !self.exists(target, f.value)
+                            {
+                                problems.push(format!(
+                                    "put {} {}: {target} {} does not exist",
+                                    c.class, c.key, f.value
+                                ));
+                            }
+                        }
+                        Ok::<_, mkdb::record::SyntaxError>(())
+                    });
+                }
+                Action::Delete => {
+                    let referenced = match c.class.as_str() {
+                        CONTACT => self.contact_refs.get(&c.key).is_some_and(|n| *n > 0),
+                        HOST => self
+                            .host_refs
+                            .get(&c.key.to_ascii_lowercase())
+                            .is_some_and(|n| *n > 0),
+                        REGISTRAR => {
+                            let r = c.key.as_str();
+                            let by = |ids: [Option<&str>; 4]| ids.contains(&Some(r));
+                            self.domains.values().any(|d| {
+                                by([
+                                    Some(&d.cl_id),
+                                    d.cr_id.as_deref(),
+                                    d.up_id.as_deref(),
+                                    d.tr_id.as_deref(),
+                                ])
+                            }) || self.contacts.values().any(|x| {
+                                by([Some(&x.cl_id), x.cr_id.as_deref(), x.up_id.as_deref(), None])
+                            }) || self.hosts.values().any(|h| {
+                                by([Some(&h.cl_id), h.cr_id.as_deref(), h.up_id.as_deref(), None])
+                            })
+                        }
+                        _ => false,
+                    };
+                    if referenced {
+                        problems.push(format!(
+                            "delete {} {}: other records still refer to it",
+                            c.class, c.key
+                        ));
+                    }
+                }
+            }
+        }
+        problems
+    }
+
+    /// Puts `slot`'s object in place (or removes its key), keeping the reference counts;
+    /// returns what was there.
+    fn swap(&mut self, slot: Slot) -> Slot {
+        match slot {
+            Slot::Domain(key, new) => {
+                let old = self.domains.remove(&key);
+                if let Some(o) = &old {
+                    self.count_refs(o, -1);
+                }
+                if let Some(d) = new {
+                    self.count_refs(&d, 1);
+                    self.domains.insert(key.clone(), d);
+                }
+                Slot::Domain(key, old)
+            }
+            Slot::Contact(key, new) => {
+                let old = self.contacts.remove(&key);
+                for s in old.iter().flat_map(|o| &o.sponsors) {
+                    if let Some(n) = self.contact_refs.get_mut(s) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+                if let Some(c) = new {
+                    for s in &c.sponsors {
+                        *self.contact_refs.entry(s.clone()).or_default() += 1;
+                    }
+                    self.contacts.insert(key.clone(), c);
+                }
+                Slot::Contact(key, old)
+            }
+            Slot::Host(key, new) => {
+                let old = self.hosts.remove(&key);
+                if let Some(h) = new {
+                    self.hosts.insert(key.clone(), h);
+                }
+                Slot::Host(key, old)
+            }
+            Slot::Registrar(key, new) => {
+                let old = self.registrars.remove(&key);
+                for c in old.iter().flat_map(|o| &o.contacts) {
+                    if let Some(n) = self.contact_refs.get_mut(c) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+                if let Some(r) = new {
+                    for c in &r.contacts {
+                        *self.contact_refs.entry(c.clone()).or_default() += 1;
+                    }
+                    self.registrars.insert(key.clone(), r);
+                }
+                Slot::Registrar(key, old)
+            }
+        }
     }
 
     /// Replaces a registrar's password hash (login `newPW`).
@@ -1926,6 +2332,26 @@ impl Core {
                 })
             }
         }
+    }
+}
+
+/// Does a domain record's text carry `serverHold`?
+fn shows_server_hold(record: &str) -> bool {
+    let mut found = false;
+    let _ = mkdb::record::for_each_record(record, |r| {
+        found |= r.fields.iter().any(|f| {
+            (f.tag.eq_ignore_ascii_case("Domain-Status") || f.tag.eq_ignore_ascii_case("Status"))
+                && f.value.eq_ignore_ascii_case("serverHold")
+        });
+        Ok::<_, mkdb::record::SyntaxError>(())
+    });
+    found
+}
+
+fn action_word(c: &Change) -> &'static str {
+    match c.action {
+        Action::Put => "put",
+        Action::Delete => "delete",
     }
 }
 

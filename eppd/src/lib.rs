@@ -19,7 +19,9 @@
 //!   (poll messages, transfers), restart recovery, registrar logins;
 //! - [`server`]: the TLS server (rustls, client certificates bound to registrars), one
 //!   thread per connection;
-//! - [`admin`]: the operators' Unix socket (verification states), through the writer;
+//! - [`admin`]: the operators' Unix socket (verification states, change files from
+//!   `mkdb edit` and `loader import`: eppd is the spool's one sequencer), through the
+//!   writer;
 //! - [`certs`]: development certificates (rcgen).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

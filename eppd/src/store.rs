@@ -611,6 +611,9 @@ pub struct Loaded {
     pub registrars: BTreeMap<String, Registrar>,
     /// The last change file included (generation `applied`, then the spool's).
     pub last_sequence: u64,
+    /// The generation's class schemas (`None`: not loaded from a generation, tests):
+    /// foreign change files are validated against them as the loader does.
+    pub schema: Option<mkdb::schema::Schema>,
 }
 
 impl Loaded {
@@ -664,6 +667,7 @@ impl Loaded {
     pub fn from_generation(g: &Generation) -> Loaded {
         let mut l = Loaded {
             last_sequence: g.applied,
+            schema: Some(g.schema.clone()),
             ..Loaded::default()
         };
         for class in [DOMAIN, CONTACT, HOST, REGISTRAR] {
@@ -700,7 +704,8 @@ impl Loaded {
         self.last_sequence = self.last_sequence.max(f.sequence);
     }
 
-    fn apply_change(&mut self, c: &Change) {
+    /// Applies one change (a put's record parsed into its object, with its version).
+    pub fn apply_change(&mut self, c: &Change) {
         match c.action {
             Action::Delete => self.delete(&c.class, &c.key),
             Action::Put => {

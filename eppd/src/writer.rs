@@ -26,6 +26,11 @@
 //!   the spool's file system makes them durable (one call per segment, on its own thread)
 //!   and the segment is deleted. The writer waits when the materializer is
 //!   [`WAL_BACKLOG`] batches behind.
+//! - **Foreign change files.** While eppd runs it is the spool's one sequencer (it holds
+//!   `SPOOL/WRITER.LOCK`, see [`crate::admin`]): operator tools send their change files
+//!   to the admin socket, which queues a [`Job::Foreign`]; the writer checks it with the
+//!   loader's compare-and-swap rule ([`Core::apply_foreign`]), applies it to the objects
+//!   and commits it under its own next number like any transaction, before `ok N`.
 //! - **Restart.** [`open_state`] first writes into the spool every logged change file it
 //!   lacks or holds damaged (a torn record at a log's end was never acknowledged and is
 //!   dropped), makes the spool durable and deletes the logs, then loads the current
@@ -44,7 +49,8 @@ use mkdb::change::{ChangeFile, Spool, version_of};
 use crate::auth::{hash_password, verify_password};
 use crate::command::{Command, VerificationState};
 use crate::core::{
-    Committed, Core, CoreConfig, Event, PollMessage, PollPayload, TransferKind, TransferRecord,
+    Committed, Core, CoreConfig, Event, ForeignApplied, PollMessage, PollPayload, TransferKind,
+    TransferRecord,
 };
 use crate::response::{Reply, Timestamp, TransferStatus};
 use crate::result::{EppError, ResultCode};
@@ -674,12 +680,24 @@ pub enum Job {
         /// Done.
         reply: SyncSender<Result<(), EppError>>,
     },
+    /// Operator: a change file written by another tool (`mkdb edit`, `loader import`),
+    /// checked and applied as the loader would ([`Core::apply_foreign`]), then made
+    /// durable under eppd's next number.
+    Foreign {
+        /// The file (its sequence number is replaced).
+        file: Box<ChangeFile>,
+        /// Its number once durable, or why it was refused.
+        reply: SyncSender<Result<ForeignApplied, EppError>>,
+    },
 }
+
+type ForeignReply = SyncSender<Result<ForeignApplied, EppError>>;
 
 enum Pending {
     Reply(SyncSender<Reply>, Box<Reply>),
     Bool(SyncSender<bool>, bool),
     State(SyncSender<Result<(), EppError>>, Result<(), EppError>),
+    Foreign(ForeignReply, Result<ForeignApplied, EppError>),
 }
 
 /// Runs the writer until every sender is gone.
@@ -725,6 +743,10 @@ pub fn run_writer(mut core: Core, mut durable: Durable, rx: &Receiver<Job>) {
                     let r = core.set_verification_state(&id, state, Timestamp::now());
                     pending.push(Pending::State(reply, r));
                 }
+                Job::Foreign { file, reply } => {
+                    let r = core.apply_foreign(*file, Timestamp::now());
+                    pending.push(Pending::Foreign(reply, r));
+                }
             }
         }
         let batch = core.take_outbox();
@@ -740,6 +762,7 @@ pub fn run_writer(mut core: Core, mut durable: Durable, rx: &Receiver<Job>) {
                 Pending::Reply(tx, r) => tx.send(*r).map_err(drop),
                 Pending::Bool(tx, r) => tx.send(r).map_err(drop),
                 Pending::State(tx, r) => tx.send(r).map_err(drop),
+                Pending::Foreign(tx, r) => tx.send(r).map_err(drop),
             };
         }
     }
@@ -911,6 +934,26 @@ impl Registrars for Handle {
 }
 
 impl Logins {
+    /// Refreshes a registrar's login data after an operator changed its record (`None`:
+    /// deleted; its open sessions stay until they end, new logins are refused).
+    pub fn update_registrar(&mut self, id: &str, r: Option<&crate::store::Registrar>) {
+        match r {
+            Some(r) => {
+                self.registrars.insert(
+                    id.to_string(),
+                    Login {
+                        phc: r.password_hash.clone(),
+                        certificates: r.certificates.clone(),
+                        status: r.status.clone(),
+                    },
+                );
+            }
+            None => {
+                self.registrars.remove(id);
+            }
+        }
+    }
+
     /// The job queue.
     pub fn jobs(&self) -> SyncSender<Job> {
         self.jobs.clone()
@@ -934,6 +977,42 @@ mod tests {
                 record: format!("Domain-Name: {key}\nSponsoring-Registrar: R\n"),
             }],
         }
+    }
+
+    #[test]
+    fn a_registrar_added_by_an_operator_can_log_in() {
+        let (jobs, _rx) = sync_channel(1);
+        let logins = Arc::new(Mutex::new(Logins::from_registrars(
+            &std::collections::BTreeMap::new(),
+            2,
+            jobs.clone(),
+        )));
+        let mut h = Handle {
+            logins: Arc::clone(&logins),
+            jobs,
+            fingerprint: Some("ab12".into()),
+        };
+        assert!(matches!(
+            h.check_login("NewReg", "pw-Secret1"),
+            LoginCheck::BadCredentials
+        ));
+        let r = crate::store::Registrar {
+            id: "NewReg".into(),
+            status: "ok".into(),
+            password_hash: Some(hash_password("pw-Secret1")),
+            certificates: vec!["ab12".into()],
+            ..Default::default()
+        };
+        logins.lock().unwrap().update_registrar("NewReg", Some(&r));
+        assert!(matches!(
+            h.check_login("NewReg", "pw-Secret1"),
+            LoginCheck::Ok
+        ));
+        logins.lock().unwrap().update_registrar("NewReg", None);
+        assert!(matches!(
+            h.check_login("NewReg", "pw-Secret1"),
+            LoginCheck::BadCredentials
+        ));
     }
 
     #[test]

@@ -246,7 +246,8 @@ fn applied(g: &Generation, plan: &Plan) -> bool {
     })
 }
 
-/// Appends the plan's changes to the spool as one change file; returns its number.
+/// Submits the plan's changes as one change file ([`Spool::submit`]: appended when no
+/// eppd runs, else through eppd, which checks and sequences it); returns its number.
 pub fn submit(spool: &Spool, plan: &Plan) -> std::io::Result<u64> {
     let mut file = ChangeFile {
         sequence: 0,
@@ -254,7 +255,7 @@ pub fn submit(spool: &Spool, plan: &Plan) -> std::io::Result<u64> {
         time: mkdb::generation::rfc3339_now(),
         changes: plan.changes.clone(),
     };
-    spool.append_next(&mut file)
+    spool.submit(&mut file).map(|s| s.sequence)
 }
 
 /// `loader import`: plans, reports problems or the summary, submits, and with `wait` > 0
@@ -306,6 +307,10 @@ pub fn run(
     };
     let n = match submit(&spool, &plan) {
         Ok(n) => n,
+        Err(e) if e.get_ref().is_some_and(|i| i.is::<mkdb::change::Refused>()) => {
+            println!("the import was refused, nothing applied: {e}");
+            return ExitCode::from(1);
+        }
         Err(e) => {
             eprintln!("loader: {}: {e}", changes.display());
             return ExitCode::from(2);

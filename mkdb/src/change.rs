@@ -32,6 +32,13 @@
 //! (written to a temporary name, fsync'd, renamed, directory fsync'd), so a writer may
 //! acknowledge the change once `append` returns, and a reader never sees half a file.
 //! Sequence numbers have no gaps; the loader remembers the last one it published.
+//!
+//! One process assigns the numbers at a time: the holder of `SPOOL/WRITER.LOCK` (flock).
+//! eppd holds it while it runs and names its admin socket in `SPOOL/WRITER`; operator
+//! tools write through [`Spool::submit`], which appends under the lock when it is free
+//! and otherwise hands the file to eppd, which checks it, applies it to its own state and
+//! writes it under its next number (so eppd never collides with an operator's number,
+//! and never works on records an operator changed behind its back).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -274,6 +281,79 @@ impl From<SyntaxError> for ChangeError {
     }
 }
 
+/// The writer lock's file name in the spool.
+pub const WRITER_LOCK: &str = "WRITER.LOCK";
+/// The file naming the lock holder's admin socket.
+pub const WRITER_FILE: &str = "WRITER";
+/// How long [`Spool::submit`] waits for a lock holder that does not answer.
+pub const SUBMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Largest change file the admin protocol carries (`submit LEN`).
+pub const MAX_SUBMIT: usize = 16 << 20;
+
+/// Where a submitted change file went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// The sequence number it was given.
+    pub sequence: u64,
+    /// The admin socket of the writer (eppd) that took it; `None`: appended directly.
+    pub via: Option<PathBuf>,
+}
+
+/// The writer (eppd) refused a submitted change file; nothing of it was applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("refused by eppd ({code}): {text}")]
+pub struct Refused {
+    /// The result code (an EPP code, 2xxx, or 500 for a protocol problem).
+    pub code: u32,
+    /// Why (compare-and-swap conflicts name the keys).
+    pub text: String,
+}
+
+enum SocketError {
+    /// Nobody answers on the socket (a stale `SPOOL/WRITER`): retry.
+    Unreachable(std::io::Error),
+    /// The writer answered, or failed after taking the file: final.
+    Io(std::io::Error),
+}
+
+/// Sends `file` with the admin protocol (`submit LEN`, the text, one answer line).
+fn submit_to_socket(socket: &Path, file: &ChangeFile) -> Result<u64, SocketError> {
+    use std::io::{BufRead, Read};
+    let mut stream =
+        std::os::unix::net::UnixStream::connect(socket).map_err(SocketError::Unreachable)?;
+    let io = SocketError::Io;
+    let text = file.to_text();
+    // eppd answers once the change is durable: a slow disk, a long queue.
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(120)))
+        .map_err(io)?;
+    let mut msg = format!("submit {}\n", text.len()).into_bytes();
+    msg.extend_from_slice(text.as_bytes());
+    stream.write_all(&msg).map_err(SocketError::Io)?;
+    let mut answer = String::new();
+    std::io::BufReader::new(stream.take(64 * 1024))
+        .read_line(&mut answer)
+        .map_err(SocketError::Io)?;
+    let answer = answer.trim_end();
+    let mut words = answer.splitn(3, ' ');
+    match (words.next(), words.next(), words.next()) {
+        (Some("ok"), Some(n), _) => n.parse().map_err(|_| {
+            SocketError::Io(std::io::Error::other(format!(
+                "{}: unexpected answer {answer:?}",
+                socket.display()
+            )))
+        }),
+        (Some("error"), Some(code), text) => Err(SocketError::Io(std::io::Error::other(Refused {
+            code: code.parse().unwrap_or(500),
+            text: text.unwrap_or("").to_string(),
+        }))),
+        _ => Err(SocketError::Io(std::io::Error::other(format!(
+            "{}: the writer answered {answer:?}",
+            socket.display()
+        )))),
+    }
+}
+
 /// A directory of change files.
 #[derive(Debug, Clone)]
 pub struct Spool {
@@ -402,6 +482,102 @@ impl Spool {
             fs::File::open(&self.dir)?.sync_all()?;
         }
         Ok(())
+    }
+
+    /// The writer lock (`SPOOL/WRITER.LOCK`): held (flock) by the process that assigns
+    /// sequence numbers. eppd holds it for its whole life; operator tools (`mkdb edit`,
+    /// `loader import`) hold it for one append when no eppd runs ([`Spool::submit`]).
+    pub fn writer_lock_path(&self) -> PathBuf {
+        self.dir.join(WRITER_LOCK)
+    }
+
+    /// The file naming the admin socket of the process that holds the writer lock
+    /// (`SPOOL/WRITER`, written by eppd).
+    pub fn writer_path(&self) -> PathBuf {
+        self.dir.join(WRITER_FILE)
+    }
+
+    /// Takes the writer lock without waiting: `Ok(Some(file))` (the lock lasts as long as
+    /// the file is open), `Ok(None)` when another process (or another handle) holds it.
+    pub fn try_lock_writer(&self) -> std::io::Result<Option<fs::File>> {
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.writer_lock_path())?;
+        match f.try_lock() {
+            Ok(()) => Ok(Some(f)),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    /// The admin socket named in `SPOOL/WRITER` (`None`: no such file, or empty).
+    pub fn writer_socket(&self) -> Option<PathBuf> {
+        let text = fs::read_to_string(self.writer_path()).ok()?;
+        let line = text.lines().next()?.trim();
+        (!line.is_empty()).then(|| PathBuf::from(line))
+    }
+
+    /// Submits a change file the way operator tools must while eppd may be running: when
+    /// the writer lock is free, takes it and appends under the next number
+    /// ([`Spool::append_next`]); when a process holds it (eppd, the one sequencer while it
+    /// runs), sends the file to that process's admin socket (named in `SPOOL/WRITER`),
+    /// which checks it (compare-and-swap on every `Base-Version`, as the loader does),
+    /// applies it and makes it durable under its own next number. `file.sequence` is set
+    /// to the number assigned. A refusal is an error whose inner error is [`Refused`].
+    /// Waits up to [`SUBMIT_WAIT`] while the lock is held by a process that does not
+    /// answer (another operator tool appending, eppd still loading).
+    pub fn submit(&self, file: &mut ChangeFile) -> std::io::Result<Submitted> {
+        self.submit_within(file, SUBMIT_WAIT)
+    }
+
+    /// [`Spool::submit`] with its own bound on the wait.
+    pub fn submit_within(
+        &self,
+        file: &mut ChangeFile,
+        wait: std::time::Duration,
+    ) -> std::io::Result<Submitted> {
+        let deadline = std::time::Instant::now() + wait;
+        let mut last_problem;
+        loop {
+            if let Some(lock) = self.try_lock_writer()? {
+                let n = self.append_next(file);
+                drop(lock);
+                return n.map(|sequence| Submitted {
+                    sequence,
+                    via: None,
+                });
+            }
+            if let Some(socket) = self.writer_socket() {
+                match submit_to_socket(&socket, file) {
+                    Ok(n) => {
+                        file.sequence = n;
+                        return Ok(Submitted {
+                            sequence: n,
+                            via: Some(socket),
+                        });
+                    }
+                    Err(SocketError::Unreachable(e)) => {
+                        last_problem = format!("{}: {e}", socket.display());
+                    }
+                    Err(SocketError::Io(e)) => return Err(e),
+                }
+            } else {
+                last_problem = format!("{} names no writer", self.writer_path().display());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    format!(
+                        "{} is held by another process that does not take changes ({last_problem}); \
+                         is eppd starting, or stuck?",
+                        self.writer_lock_path().display()
+                    ),
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// Reads change `n`.
@@ -554,5 +730,99 @@ mod tests {
                 .problem
                 .contains("under the name of 7")
         );
+    }
+
+    #[test]
+    fn submit_appends_under_the_lock_when_no_writer_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(&dir.path().join("changes")).unwrap();
+        let mut f = sample();
+        let s = spool.submit(&mut f).unwrap();
+        assert_eq!(
+            s,
+            Submitted {
+                sequence: 1,
+                via: None
+            }
+        );
+        assert_eq!(spool.read(1).unwrap().origin, "eppd");
+        // The lock was released: it can be taken again.
+        assert!(spool.try_lock_writer().unwrap().is_some());
+        // A stale WRITER file (its eppd is gone, the lock is free): appended directly.
+        fs::write(spool.writer_path(), "/nonexistent/eppd.admin\n").unwrap();
+        assert_eq!(spool.submit(&mut f).unwrap().sequence, 2);
+        assert_eq!(spool.sequences().unwrap(), vec![1, 2]);
+    }
+
+    /// A stand-in for eppd's admin socket: answers each `submit` with `answer`, returns
+    /// the texts received.
+    fn fake_writer(path: &Path, answer: &'static str) -> std::thread::JoinHandle<Vec<String>> {
+        use std::io::{BufRead, Read};
+        let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut out = stream.try_clone().unwrap();
+            let mut r = std::io::BufReader::new(stream);
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            let len: usize = line
+                .trim()
+                .strip_prefix("submit ")
+                .unwrap()
+                .parse()
+                .unwrap();
+            let mut body = vec![0; len];
+            r.read_exact(&mut body).unwrap();
+            out.write_all(answer.as_bytes()).unwrap();
+            vec![String::from_utf8(body).unwrap()]
+        })
+    }
+
+    #[test]
+    fn submit_goes_through_the_writer_that_holds_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(&dir.path().join("changes")).unwrap();
+        let held = spool.try_lock_writer().unwrap().expect("free");
+        // Held by another handle: not free, even in this process.
+        assert!(spool.try_lock_writer().unwrap().is_none());
+        let socket = dir.path().join("eppd.admin");
+        fs::write(spool.writer_path(), format!("{}\n", socket.display())).unwrap();
+        let server = fake_writer(&socket, "ok 17\n");
+        let mut f = sample();
+        let s = spool.submit(&mut f).unwrap();
+        assert_eq!(s.sequence, 17);
+        assert_eq!(s.via.as_deref(), Some(socket.as_path()));
+        assert_eq!(f.sequence, 17);
+        let got = server.join().unwrap();
+        assert_eq!(ChangeFile::parse(&got[0], "x").unwrap().changes, f.changes);
+        assert!(
+            spool.sequences().unwrap().is_empty(),
+            "nothing appended directly"
+        );
+
+        // A refusal carries the writer's text.
+        let socket2 = dir.path().join("eppd2.admin");
+        fs::write(spool.writer_path(), format!("{}\n", socket2.display())).unwrap();
+        let server = fake_writer(
+            &socket2,
+            "error 2302 conflict: domain example.coop changed\n",
+        );
+        let e = spool.submit(&mut f).unwrap_err();
+        server.join().unwrap();
+        let refused = e
+            .get_ref()
+            .and_then(|i| i.downcast_ref::<Refused>())
+            .expect("a Refused");
+        assert_eq!(refused.code, 2302);
+        assert!(refused.text.contains("example.coop"), "{e}");
+
+        // Held, and nobody answers: a bounded wait, then a clear error.
+        fs::remove_file(spool.writer_path()).unwrap();
+        let e = spool
+            .submit_within(&mut f, std::time::Duration::from_millis(120))
+            .unwrap_err();
+        assert!(e.to_string().contains("WRITER.LOCK"), "{e}");
+        drop(held);
+        assert_eq!(spool.submit(&mut f).unwrap().sequence, 1);
     }
 }

@@ -333,6 +333,47 @@ fn pattern_of(text: &str) -> Result<Pattern, QueryError> {
     })
 }
 
+/// The most common query, recognised without the general parser: one exact term, with or
+/// without a class word (`example.coop`, `domain example.coop`), that searches only the
+/// class's primary key. Returns the class and the term, or `None` when [`parse`] must
+/// decide (patterns, attributes, quotes, booleans, several words, anything unusual); the
+/// answer is the same either way ([`Generation::find_live`] runs it).
+pub fn simple_exact<'q>(schema: &Schema, input: &'q str) -> Option<(u16, &'q str)> {
+    if input.len() > MAX_QUERY_BYTES
+        || input
+            .bytes()
+            .any(|b| matches!(b, b'"' | b'*' | b'=') || b.is_ascii_control())
+    {
+        return None;
+    }
+    let mut words = input.split_whitespace();
+    let first = words.next()?;
+    let (class, term) = match (words.next(), words.next()) {
+        (None, _) => (
+            schema.class("domain").unwrap_or(schema.classes.first()?),
+            first,
+        ),
+        (Some(term), None) => (schema.class(first)?, term),
+        _ => return None,
+    };
+    if term.eq_ignore_ascii_case("and") || term.eq_ignore_ascii_case("or") || !term.is_ascii() {
+        // Keywords are syntax errors alone; other scripts may hold controls `parse` refuses.
+        return None;
+    }
+    // The attributes `make_term` would search: the search keys that support an exact
+    // lookup, or the primary key when the class names none. Only the primary key will do.
+    let pk = class.pk();
+    let mut keys = class.attrs.iter().filter(|a| a.search_key).peekable();
+    let searched_pk = match keys.peek() {
+        None => !pk.private && pk.index != IndexKind::None,
+        Some(_) => {
+            let mut ok = keys.filter(|a| !a.private && a.index != IndexKind::None);
+            ok.next().is_some_and(|a| a.id == pk.id) && ok.next().is_none()
+        }
+    };
+    searched_pk.then_some((class.id, term))
+}
+
 /// Matches of a query.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Hits {
@@ -455,6 +496,21 @@ impl Generation {
                 .next()
                 .map(|rec| RecordRef { seg: s, rec })
         })
+    }
+
+    /// The answer to a query [`simple_exact`] recognised: the live record of `class` whose
+    /// primary key is `value`, as [`Self::execute`] would find it.
+    pub fn find_live(&self, class: u16, value: &str) -> Hits {
+        let ty = self.schema.class_by_id(class).pk().ty;
+        let mut key = Vec::with_capacity(64);
+        key::exact_key_into(ty, value.as_bytes(), &mut key);
+        let found = self
+            .find_key(class, &key)
+            .filter(|r| self.hidden.is_empty() || !self.hidden.contains(r));
+        Hits {
+            records: found.into_iter().collect(),
+            more: false,
+        }
     }
 
     /// Does record `r` of `class` have the primary key `key`?

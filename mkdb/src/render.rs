@@ -11,6 +11,7 @@
 use crate::generation::Generation;
 use crate::query::{self, Hits, QueryError, RecordRef};
 use crate::schema::{AttrDef, AttrType, ClassDef};
+use crate::segment::{FieldSpan, RecordView};
 
 /// First lines of every port-43 answer.
 pub const BANNER: &str = "% .coop registry whois service (MKDB)\r\n\
@@ -34,9 +35,7 @@ fn line(out: &mut Vec<u8>, label: &str, n: Option<usize>, value: &[u8]) {
 }
 
 /// Splits fields sorted by attribute into one run per attribute.
-fn runs<'f, 'a>(
-    fields: &'f [(u16, &'a [u8])],
-) -> impl Iterator<Item = (u16, &'f [(u16, &'a [u8])])> {
+fn runs<T>(fields: &[(u16, T)]) -> impl Iterator<Item = (u16, &[(u16, T)])> {
     let mut rest = fields;
     std::iter::from_fn(move || {
         let first = rest.first()?.0;
@@ -47,15 +46,58 @@ fn runs<'f, 'a>(
     })
 }
 
-fn values(out: &mut Vec<u8>, label: &str, a: &AttrDef, vals: &[(u16, &[u8])]) {
-    for (i, (_, v)) in vals.iter().enumerate() {
-        line(out, label, a.display_numbered.then_some(i + 1), v);
+fn values(out: &mut Vec<u8>, label: &str, a: &AttrDef, rec: RecordView<'_>, run: &[Field]) {
+    for (i, &(_, span)) in run.iter().enumerate() {
+        line(
+            out,
+            label,
+            a.display_numbered.then_some(i + 1),
+            rec.value(span),
+        );
     }
+}
+
+/// A field of a record: attribute id and where its value lies in the record's text.
+type Field = (u16, FieldSpan);
+
+/// Buffers a rendering reuses from one record (and one answer) to the next, so that an
+/// answer allocates nothing once a thread has rendered a few: one per thread.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// The record being written, sorted by attribute.
+    fields: Vec<Field>,
+    /// A joined record, sorted by attribute.
+    joined: Vec<Field>,
+    /// Each expanded reference of the record in rendering order: its target class, the
+    /// value, and the record found.
+    refs: Vec<(u16, FieldSpan, Option<RecordRef>)>,
+    /// The target classes of `refs`, in order of first appearance.
+    targets: Vec<u16>,
+    /// The keys of one target class's references, back to back, and where each ends.
+    keys: Vec<u8>,
+    ends: Vec<usize>,
+    found: Vec<Option<RecordRef>>,
+    key: Vec<u8>,
+    /// The last line of an answer, for the generation (number and time) it was made for.
+    last_update: (u64, String, Vec<u8>),
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// Runs `f` with this thread's scratch buffers (fresh ones if they are in use, which only
+/// a re-entrant call could cause).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut Scratch::default()),
+    })
 }
 
 /// Writes one record in whois format.
 pub fn render_record(g: &Generation, r: RecordRef, out: &mut Vec<u8>) {
-    write_record(g, r, None, out);
+    with_scratch(|s| write_record(g, r, None, s, out));
 }
 
 /// The id of the class whose records are personal data (`contact`), if the schema has it:
@@ -74,17 +116,23 @@ pub const CONTACT_CLASS: &str = "contact";
 
 /// Writes one record in whois format; returns how many records of class `contact` (its
 /// id) were written: the record itself and every contact joined into it.
-fn write_record(g: &Generation, r: RecordRef, contact: Option<u16>, out: &mut Vec<u8>) -> u32 {
+fn write_record(
+    g: &Generation,
+    r: RecordRef,
+    contact: Option<u16>,
+    s: &mut Scratch,
+    out: &mut Vec<u8>,
+) -> u32 {
     let class = g.class_of(r);
     let mut contacts = u32::from(contact == Some(class.id));
-    let mut fields = Vec::with_capacity(32);
-    g.record(r).sorted_raw(&mut fields);
-    let joins = resolve_joins(g, class, &fields);
-    let mut joins = joins.iter();
-    let mut joined = Vec::with_capacity(32);
+    let rec = g.record(r);
+    let mut fields = std::mem::take(&mut s.fields);
+    rec.sorted_spans(&mut fields);
+    resolve_joins(g, class, rec, &fields, s);
+    let mut joins = 0;
     let mut runs = runs(&fields).peekable();
     for a in &class.attrs {
-        let vals: &[(u16, &[u8])] = match runs.peek() {
+        let vals: &[Field] = match runs.peek() {
             Some(&(id, run)) if id == a.id => {
                 runs.next();
                 run
@@ -100,18 +148,22 @@ fn write_record(g: &Generation, r: RecordRef, contact: Option<u16>, out: &mut Ve
             continue;
         }
         match expanded_target(a) {
-            None => values(out, label, a, vals),
+            None => values(out, label, a, rec, vals),
             Some(t) => {
-                for (_, v) in vals {
-                    let target = joins.next().copied().flatten();
+                for &(_, span) in vals {
+                    let target = s.refs.get(joins).and_then(|j| j.2);
+                    joins += 1;
                     if target.is_some() && contact == Some(t) {
                         contacts += 1;
                     }
-                    render_join(g, g.schema.class_by_id(t), a, v, target, &mut joined, out);
+                    let target_class = g.schema.class_by_id(t);
+                    render_join(g, target_class, a, rec.value(span), target, s, out);
                 }
             }
         }
     }
+    drop(runs);
+    s.fields = fields;
     contacts
 }
 
@@ -121,64 +173,54 @@ fn expanded_target(a: &AttrDef) -> Option<u16> {
         .filter(|_| a.expand && !a.private && a.line_label.is_some())
 }
 
-/// Finds the records behind every expanded reference of a record, in rendering order,
-/// one batch per target class so that the lookups' memory accesses overlap.
+/// Finds the records behind every expanded reference of a record, in rendering order
+/// (into `s.refs`), one batch per target class so that the lookups' memory accesses
+/// overlap.
 fn resolve_joins(
     g: &Generation,
     class: &ClassDef,
-    fields: &[(u16, &[u8])],
-) -> Vec<Option<RecordRef>> {
-    let mut resolved: Vec<Option<RecordRef>> = Vec::new();
-    let mut order: Vec<(u16, usize)> = Vec::new(); // (target class, index within its batch)
-    let mut batches: Vec<(u16, Vec<u8>, Vec<usize>)> = Vec::new(); // (class, keys, ends)
-    let mut key = Vec::with_capacity(64);
+    rec: RecordView<'_>,
+    fields: &[Field],
+    s: &mut Scratch,
+) {
+    s.refs.clear();
+    s.targets.clear();
     for (id, run) in runs(fields) {
         let Some(a) = class.attrs.get(usize::from(id)) else {
             continue;
         };
-        let Some(t) = expanded_target(a) else {
-            continue;
-        };
-        let ty = g.schema.class_by_id(t).pk().ty;
-        let pos = match batches.iter().position(|b| b.0 == t) {
-            Some(p) => p,
-            None => {
-                batches.push((t, Vec::new(), Vec::new()));
-                batches.len() - 1
+        if let Some(t) = expanded_target(a) {
+            s.refs.extend(run.iter().map(|&(_, span)| (t, span, None)));
+            if !s.targets.contains(&t) {
+                s.targets.push(t);
             }
-        };
-        for (_, v) in run {
-            crate::key::exact_key_into(ty, v, &mut key);
-            let b = &mut batches[pos];
-            b.1.extend_from_slice(&key);
-            b.2.push(b.1.len());
-            order.push((t, b.2.len() - 1));
         }
     }
-    let mut found: Vec<Vec<Option<RecordRef>>> = Vec::with_capacity(batches.len());
-    for (t, keys, ends) in &batches {
-        let mut out = Vec::with_capacity(ends.len());
-        g.find_keys(*t, keys, ends, &mut out);
-        found.push(out);
+    for &t in &s.targets {
+        let ty = g.schema.class_by_id(t).pk().ty;
+        s.keys.clear();
+        s.ends.clear();
+        for &(_, span, _) in s.refs.iter().filter(|r| r.0 == t) {
+            crate::key::exact_key_into(ty, rec.value(span), &mut s.key);
+            s.keys.extend_from_slice(&s.key);
+            s.ends.push(s.keys.len());
+        }
+        g.find_keys(t, &s.keys, &s.ends, &mut s.found);
+        let mut found = s.found.iter();
+        for r in s.refs.iter_mut().filter(|r| r.0 == t) {
+            r.2 = found.next().copied().flatten();
+        }
     }
-    for (t, i) in order {
-        let b = batches
-            .iter()
-            .position(|b| b.0 == t)
-            .expect("batch of a listed key");
-        resolved.push(found[b][i]);
-    }
-    resolved
 }
 
 /// Writes a referenced record's joined attributes, with the labels precomputed for `a`.
-fn render_join<'a>(
-    g: &'a Generation,
+fn render_join(
+    g: &Generation,
     target: &ClassDef,
     a: &AttrDef,
     value: &[u8],
     found: Option<RecordRef>,
-    fields: &mut Vec<(u16, &'a [u8])>,
+    s: &mut Scratch,
     out: &mut Vec<u8>,
 ) {
     let pk_label = a
@@ -196,8 +238,9 @@ fn render_join<'a>(
         }
         return;
     };
-    g.record(tr).sorted_raw(fields);
-    for (id, run) in runs(fields) {
+    let rec = g.record(tr);
+    rec.sorted_spans(&mut s.joined);
+    for (id, run) in runs(&s.joined) {
         // Ids come from the index file: never trust them to be in range.
         let (Some(Some(label)), Some(ta)) = (
             a.join_labels.get(usize::from(id)),
@@ -205,7 +248,7 @@ fn render_join<'a>(
         ) else {
             continue;
         };
-        values(out, label, ta, run);
+        values(out, label, ta, rec, run);
     }
 }
 
@@ -305,48 +348,58 @@ fn write_answer(
     if opts.banner {
         out.extend_from_slice(BANNER.as_bytes());
     }
-    let result = query::parse(&g.schema, input.trim()).and_then(|q| g.execute(&q, opts.limit));
+    let input = input.trim();
+    let result = match query::simple_exact(&g.schema, input) {
+        Some((class, term)) => Ok(g.find_live(class, term)),
+        None => query::parse(&g.schema, input).and_then(|q| g.execute(&q, opts.limit)),
+    };
     let mut stats = AnswerStats::of(&result);
-    match &result {
-        Err(e) => {
-            out.extend_from_slice(b"% Error: ");
-            out.extend_from_slice(e.message.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        Ok(h) if h.records.is_empty() => {
-            out.extend_from_slice(b"No match for \"");
-            out.extend_from_slice(input.trim().as_bytes());
-            out.extend_from_slice(b"\".\r\n");
-        }
-        Ok(h) => {
-            let contact = contact_class(g);
-            for (i, &r) in h.records.iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(b"\r\n");
+    with_scratch(|s| {
+        match &result {
+            Err(e) => {
+                out.extend_from_slice(b"% Error: ");
+                out.extend_from_slice(e.message.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            Ok(h) if h.records.is_empty() => {
+                out.extend_from_slice(b"No match for \"");
+                out.extend_from_slice(input.as_bytes());
+                out.extend_from_slice(b"\".\r\n");
+            }
+            Ok(h) => {
+                let contact = contact_class(g);
+                for (i, &r) in h.records.iter().enumerate() {
+                    if i > 0 {
+                        out.extend_from_slice(b"\r\n");
+                    }
+                    stats.contacts = stats
+                        .contacts
+                        .saturating_add(write_record(g, r, contact, s, out));
                 }
-                stats.contacts = stats
-                    .contacts
-                    .saturating_add(write_record(g, r, contact, out));
-            }
-            if h.more {
-                out.extend_from_slice(
-                    format!(
-                        "\r\n% More records match; only the first {} are shown. \
-                         Narrow the query or raise the hit limit (-limit).\r\n",
-                        h.records.len()
-                    )
-                    .as_bytes(),
-                );
+                if h.more {
+                    out.extend_from_slice(
+                        format!(
+                            "\r\n% More records match; only the first {} are shown. \
+                             Narrow the query or raise the hit limit (-limit).\r\n",
+                            h.records.len()
+                        )
+                        .as_bytes(),
+                    );
+                }
             }
         }
-    }
-    out.extend_from_slice(
-        format!(
-            "\r\n>>> Last update of whois database: {} (generation {}) <<<\r\n",
-            g.created, g.number
-        )
-        .as_bytes(),
-    );
+        let (number, created, last) = &mut s.last_update;
+        if *number != g.number || *created != g.created || last.is_empty() {
+            *number = g.number;
+            created.clone_from(&g.created);
+            *last = format!(
+                "\r\n>>> Last update of whois database: {} (generation {}) <<<\r\n",
+                g.created, g.number
+            )
+            .into_bytes();
+        }
+        out.extend_from_slice(last);
+    });
     (result, stats)
 }
 

@@ -811,6 +811,40 @@ impl<'a> RecordView<'a> {
             out.sort_by_key(|f| f.0);
         }
     }
+
+    /// [`Self::sorted_raw`] as spans of the record's text (attribute id, [`FieldSpan`]), so
+    /// that a caller can keep the vector (it borrows nothing) from one record to the next;
+    /// [`Self::value`] turns a span back into the value.
+    pub fn sorted_spans(&self, out: &mut Vec<(u16, FieldSpan)>) {
+        out.clear();
+        out.reserve(self.fields.len() / FIELD_ENTRY_LEN);
+        for f in self.fields.chunks_exact(FIELD_ENTRY_LEN) {
+            let rel = le_u16(f, 2);
+            let len = le_u16(f, 4);
+            if usize::from(rel) + usize::from(len) <= self.data.len() {
+                out.push((le_u16(f, 0), FieldSpan { rel, len }));
+            }
+        }
+        if !out.is_sorted_by_key(|f| f.0) {
+            out.sort_by_key(|f| f.0);
+        }
+    }
+
+    /// The value a span of [`Self::sorted_spans`] stands for (empty if it is not in this
+    /// record).
+    pub fn value(&self, span: FieldSpan) -> &'a [u8] {
+        let start = usize::from(span.rel);
+        self.data
+            .get(start..start + usize::from(span.len))
+            .unwrap_or_default()
+    }
+}
+
+/// Where a field's value lies in its record's text (see [`RecordView::sorted_spans`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSpan {
+    rel: u16,
+    len: u16,
 }
 
 #[cfg(test)]

@@ -428,6 +428,11 @@ impl Eppd {
         Eppd { child, addr }
     }
 
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// `kill -9`, and waits for the process to be gone.
     pub fn kill9(mut self) {
         // std's kill is SIGKILL on Unix.

@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use eppd::certs::registrar_record;
 use tests::{Eppd, Registry, Whoisd, binary};
 
 /// The Perl client (see the file for its arguments and output).
@@ -17,17 +18,6 @@ const KEEP: &str = "epp-keep.coop";
 const MOVED: &str = "epp-moved.coop";
 /// eppd's arguments beyond the defaults: none.
 const EXTRA: &[&str] = &[];
-
-/// A registrar record for `id` binding `password` and the certificate `fingerprint`.
-fn registrar(id: &str, password: &str, fingerprint: &str) -> String {
-    format!(
-        "Registrar-ID: {id}\nRegistrar-Name: {id} Registrar Ltd\nRegistrar-Status: ok\n\
-         City: Manchester\nCountry-Code: GB\nEmail: epp@{id}.example\n\
-         EPP-Password-Hash: {}\nEPP-Certificate: {fingerprint}\n\
-         Created-Date: 2026-01-01T00:00:00Z\n",
-        eppd::auth::hash_password(password)
-    )
-}
 
 /// The client's "LABEL VALUE" lines.
 struct Transcript(Vec<(String, String)>);
@@ -75,8 +65,8 @@ fn a_registrar_lifecycle_over_tls_reaches_whois() {
         reg.src.join("data/registrar/epp-test.txt"),
         format!(
             "{}---\n{}",
-            registrar("ClientX", pw_x, &fp("ClientX")),
-            registrar("ClientY", pw_y, &fp("ClientY")),
+            registrar_record("ClientX", "ClientX Registrar Ltd", pw_x, &fp("ClientX")),
+            registrar_record("ClientY", "ClientY Registrar Ltd", pw_y, &fp("ClientY")),
         ),
     )
     .unwrap();

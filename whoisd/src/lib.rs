@@ -9,6 +9,7 @@
 //!   the RWhois banner and dump-format answers; [`auth`] checks operator passwords.
 //! - [`server`]: the non-blocking mio server: worker threads with `SO_REUSEPORT` listeners,
 //!   connections as state machines, bounds, idle timeout, graceful shutdown.
+//! - [`cache`]: each worker's cache of rendered port-43 answers of the generation served.
 //! - [`live`]: the generation being served and the watcher that switches to a newly
 //!   published one.
 //! - [`limits`]: abuse countermeasures (rate, connections, contact budget, allow/deny).
@@ -20,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod cache;
 pub mod directive;
 pub mod limits;
 pub mod live;
@@ -29,6 +31,8 @@ pub mod rdap;
 pub mod rwhois;
 pub mod server;
 pub mod session;
+#[cfg(test)]
+mod testutil;
 
 pub use directive::Directive;
 pub use server::{Handle, Protocol, Server, ServerConfig};

@@ -110,6 +110,10 @@ struct Args {
     /// The hostmaster's address, shown by -soa and -status.
     #[arg(long, value_name = "EMAIL", default_value = "hostmaster@nic.coop")]
     hostmaster: String,
+    /// MiB of rendered port-43 answers each worker keeps for queries asked again, from the
+    /// generation it serves (emptied on every switch); 0: render every answer.
+    #[arg(long, value_name = "MIB", default_value_t = whoisd::server::DEFAULT_ANSWER_CACHE >> 20)]
+    answer_cache: usize,
 }
 
 fn hash_password() -> Result<()> {
@@ -181,6 +185,7 @@ fn run(args: Args) -> Result<()> {
         metrics: args.metrics,
         drain_delay: args.drain_delay,
         rwhois_primary,
+        answer_cache: args.answer_cache.min(1 << 20) << 20,
         workers: args
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
@@ -254,7 +259,7 @@ fn run(args: Args) -> Result<()> {
     whoisd::log(&format!(
         "stopped: {} connections served, {} queries, {} refused at the connection limit, {} closed idle",
         n(&s.accepted),
-        n(&s.queries),
+        s.totals().queries,
         n(&s.refused_busy),
         n(&s.idle_closed),
     ));

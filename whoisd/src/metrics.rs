@@ -86,20 +86,21 @@ pub struct LimitSnapshot {
 impl Snapshot {
     /// Reads the counters.
     pub fn take(stats: &Stats, limiter: Option<&Limiter>) -> Snapshot {
+        let totals = stats.totals();
         Snapshot {
-            queries: stats.queries.load(Relaxed),
-            hits: stats.hits.load(Relaxed),
-            no_match: stats.no_match.load(Relaxed),
-            errors: stats.errors.load(Relaxed),
-            directives: stats.directives.load(Relaxed),
-            records: stats.records.load(Relaxed),
-            contacts: stats.contacts.load(Relaxed),
+            queries: totals.queries,
+            hits: totals.hits,
+            no_match: totals.no_match,
+            errors: totals.errors,
+            directives: totals.directives,
+            records: totals.records,
+            contacts: totals.contacts,
             accepted: stats.accepted.load(Relaxed),
             open: stats.open.load(Relaxed) as u64,
             refused_busy: stats.refused_busy.load(Relaxed),
             idle_closed: stats.idle_closed.load(Relaxed),
             proxy_refused: stats.proxy_refused.load(Relaxed),
-            bytes_sent: stats.bytes_sent.load(Relaxed),
+            bytes_sent: totals.bytes_sent,
             generation: stats.generation.load(Relaxed),
             limits: limiter.map(|l| {
                 let c = &l.counters;

@@ -52,11 +52,14 @@ use mkdb::Generation;
 use slab::Slab;
 use socket2::{Domain, Socket, Type};
 
+use crate::cache::AnswerCache;
 use crate::limits::Limiter;
 use crate::live::LiveDb;
 use crate::metrics::{self, ProcessReport, Snapshot};
 use crate::session::{Dialect, Session, SessionConfig, StatusReport, Step};
 
+/// Default bytes of answers each worker caches ([`ServerConfig::answer_cache`]).
+pub const DEFAULT_ANSWER_CACHE: usize = 16 << 20;
 /// Unsent output above which a connection's further input waits.
 pub const HIGH_WATER: usize = 256 * 1024;
 /// Bytes read from a socket at once (one buffer per worker).
@@ -136,6 +139,9 @@ pub struct ServerConfig {
     pub session: SessionConfig,
     /// `-soa primary` on the RWhois port (`host:port`); the port-43 value when `None`.
     pub rwhois_primary: Option<String>,
+    /// Bytes of rendered port-43 answers each worker keeps for queries asked again
+    /// ([`AnswerCache`]; 0: none).
+    pub answer_cache: usize,
 }
 
 impl Default for ServerConfig {
@@ -157,15 +163,17 @@ impl Default for ServerConfig {
             limiter: None,
             session: SessionConfig::default(),
             rwhois_primary: None,
+            answer_cache: DEFAULT_ANSWER_CACHE,
         }
     }
 }
 
-/// Counters shared by all workers of one process, updated with Relaxed atomics (no lock);
-/// read by `-status` for operators and the metrics page ([`crate::metrics::Snapshot`]).
-/// Connections of the health and metrics ports are not counted.
+/// The counters of the query path, one set per worker, each on cache lines of its own: a
+/// worker bumps only its own (no line bounces between cores on every query), and readers
+/// add them up ([`Stats::totals`]).
 #[derive(Debug, Default)]
-pub struct Stats {
+#[repr(align(128))]
+pub struct Counters {
     /// Query and directive lines received (blank lines aside); each costs the rate limit
     /// one token.
     pub queries: AtomicU64,
@@ -183,6 +191,29 @@ pub struct Stats {
     pub contacts: AtomicU64,
     /// Bytes written to whois and RWhois clients.
     pub bytes_sent: AtomicU64,
+}
+
+/// The sums of every worker's [`Counters`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct Totals {
+    pub queries: u64,
+    pub hits: u64,
+    pub no_match: u64,
+    pub errors: u64,
+    pub directives: u64,
+    pub records: u64,
+    pub contacts: u64,
+    pub bytes_sent: u64,
+}
+
+/// Counters of one process, updated with Relaxed atomics (no lock); read by `-status` for
+/// operators and the metrics page ([`crate::metrics::Snapshot`]). Connections of the health
+/// and metrics ports are not counted.
+#[derive(Debug)]
+pub struct Stats {
+    /// Per worker: queries, answers, records, bytes.
+    workers: Box<[Counters]>,
     /// The generation the workers serve (the last one a worker switched to).
     pub generation: AtomicU64,
     /// Connections accepted.
@@ -212,6 +243,49 @@ pub struct Handle {
 impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats::new(1)
+    }
+}
+
+impl Stats {
+    /// Counters for a process of `workers` workers.
+    pub fn new(workers: usize) -> Stats {
+        Stats {
+            workers: (0..workers.max(1)).map(|_| Counters::default()).collect(),
+            generation: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+            refused_busy: AtomicU64::new(0),
+            idle_closed: AtomicU64::new(0),
+            open: AtomicUsize::new(0),
+            proxy_refused: AtomicU64::new(0),
+        }
+    }
+
+    /// Worker `i`'s counters (any index is valid: it wraps).
+    pub fn worker(&self, i: usize) -> &Counters {
+        &self.workers[i % self.workers.len()]
+    }
+
+    /// The query counters of all workers added up.
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for c in &self.workers {
+            let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            t.queries += n(&c.queries);
+            t.hits += n(&c.hits);
+            t.no_match += n(&c.no_match);
+            t.errors += n(&c.errors);
+            t.directives += n(&c.directives);
+            t.records += n(&c.records);
+            t.contacts += n(&c.contacts);
+            t.bytes_sent += n(&c.bytes_sent);
+        }
+        t
     }
 }
 
@@ -309,7 +383,7 @@ impl Server {
                 let _ = w.wake();
             }));
         }
-        let stats = Stats::default();
+        let stats = Stats::new(workers);
         stats
             .generation
             .store(live.current().0.number, Ordering::Relaxed);
@@ -359,6 +433,7 @@ impl Server {
         let mut threads = Vec::new();
         for (i, (poll, listeners)) in self.workers.into_iter().enumerate() {
             let mut worker = Worker {
+                index: i,
                 poll,
                 listeners,
                 conns: Slab::new(),
@@ -376,6 +451,7 @@ impl Server {
                 shutdown_grace: self.config.shutdown_grace,
                 shared: Arc::clone(&self.shared),
                 buf: vec![0; READ_CHUNK].into_boxed_slice(),
+                cache: AnswerCache::new(self.config.answer_cache),
                 metrics_open: 0,
                 accept_paused_until: None,
                 lame_duck_until: None,
@@ -429,6 +505,9 @@ struct Conn {
     sent: usize,
     phase: Phase,
     read_eof: bool,
+    /// The socket may hold input not read yet: no read has come back short or empty-handed
+    /// since the last readable event (edge-triggered: no new event comes for that input).
+    may_read: bool,
     last_active: Instant,
     /// The last byte fed ended a line (nothing partial is buffered).
     at_line_start: bool,
@@ -461,6 +540,7 @@ impl Conn {
             sent: 0,
             phase,
             read_eof: false,
+            may_read: true,
             last_active: Instant::now(),
             at_line_start: true,
             answered: false,
@@ -510,13 +590,29 @@ impl Conn {
     /// connection is done). Answers accumulate before a write, so a pipelining client gets
     /// many answers per system call, and a client that sent its query before we accepted
     /// it gets the banner and the answer in one write.
-    fn drive(&mut self, g: &Generation, buf: &mut [u8], stats: &Stats) -> Fate {
-        let mut can_read = true;
+    ///
+    /// System calls: a read that comes back short (less than the buffer) emptied the socket,
+    /// so it is not followed by another read that would only say `WouldBlock` (the next
+    /// input raises a new edge), unless the peer's FIN was already signalled (`ready.closed`:
+    /// then reading goes on to the end of input, which raises no further event); and an
+    /// event that only says writable reads nothing unless input may be left over.
+    fn drive(
+        &mut self,
+        g: &Generation,
+        buf: &mut [u8],
+        stats: &Counters,
+        cache: &mut AnswerCache,
+        ready: Ready,
+    ) -> Fate {
+        if ready.readable {
+            self.may_read = true;
+        }
+        let mut can_read = self.may_read || ready.closed;
         loop {
             if self.phase == Phase::Open && self.pending() < HIGH_WATER {
                 // 1. Answer what was received, a line at a time, under the output bound.
                 if self.in_pos < self.input.len() {
-                    self.feed(g, stats);
+                    self.feed(g, stats, cache);
                     continue;
                 }
                 // 2. Receive.
@@ -525,7 +621,7 @@ impl Conn {
                         continue;
                     }
                     let before = self.out.len();
-                    self.session.finish(g, &mut self.out);
+                    self.session.finish_cached(g, Some(cache), &mut self.out);
                     self.account(before, stats);
                     self.phase = Phase::Closing;
                     continue;
@@ -538,8 +634,15 @@ impl Conn {
                             self.input.extend_from_slice(&buf[..n]);
                             self.in_pos = 0;
                             self.last_active = Instant::now();
+                            if n < buf.len() && !ready.closed {
+                                can_read = false;
+                                self.may_read = false;
+                            }
                         }
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => can_read = false,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                            can_read = false;
+                            self.may_read = false;
+                        }
                         Err(e) if e.kind() == ErrorKind::Interrupted => {}
                         Err(_) => return Fate::Drop,
                     }
@@ -584,7 +687,7 @@ impl Conn {
         }
     }
 
-    fn feed(&mut self, g: &Generation, stats: &Stats) {
+    fn feed(&mut self, g: &Generation, stats: &Counters, cache: &mut AnswerCache) {
         if !self.answered && self.at_line_start && self.input[self.in_pos..].starts_with(b"PROXY ")
         {
             // A balancer we were not told about, or a client pretending to be one.
@@ -612,7 +715,9 @@ impl Conn {
             // At most one line completes per feed, so `before` is where its answer begins.
             let chunk = &self.input[self.in_pos..self.in_pos + end];
             let before = self.out.len();
-            let step = self.session.feed(chunk, g, &mut self.out);
+            let step = self
+                .session
+                .feed_cached(chunk, g, Some(&mut *cache), &mut self.out);
             self.at_line_start = chunk.last() == Some(&b'\n');
             self.in_pos += end;
             if self.out.len() > before {
@@ -638,7 +743,7 @@ impl Conn {
 
     /// Counts one more line from this client and asks the limiter for it; when it is
     /// refused, the client is told why and the connection closes.
-    fn charge(&mut self, stats: &Stats) -> bool {
+    fn charge(&mut self, stats: &Counters) -> bool {
         stats.queries.fetch_add(1, Ordering::Relaxed);
         let Some(limiter) = &self.limiter else {
             return true;
@@ -658,7 +763,7 @@ impl Conn {
     /// line was fed): charges its contact records to the client's daily budget and counts
     /// the answers. Over the budget, the answer is taken back before any of it is sent,
     /// the client is told why, and the connection closes (returns false).
-    fn account(&mut self, before: usize, stats: &Stats) -> bool {
+    fn account(&mut self, before: usize, stats: &Counters) -> bool {
         let t = self.session.take_tally();
         if t.contacts > 0
             && let Some(limiter) = &self.limiter
@@ -717,6 +822,8 @@ macro_rules! ctx {
             xfer_allow: &$w.xfer_allow,
             limiter: $w.limiter.as_ref(),
             stats: &$w.shared.stats,
+            counters: $w.shared.stats.worker($w.index),
+            cache: &mut $w.cache,
         }
     };
 }
@@ -731,12 +838,40 @@ struct Ctx<'w> {
     xfer_allow: &'w [IpNet],
     limiter: Option<&'w Arc<Limiter>>,
     stats: &'w Stats,
+    /// This worker's query counters.
+    counters: &'w Counters,
+    cache: &'w mut AnswerCache,
+}
+
+/// What a readiness event said about a connection (everything, when it is driven without
+/// one).
+#[derive(Debug, Clone, Copy)]
+struct Ready {
+    /// New input arrived.
+    readable: bool,
+    /// The peer closed its side (or the connection failed): read to the end.
+    closed: bool,
+}
+
+impl Ready {
+    /// No event: try everything, read until the socket says `WouldBlock`.
+    const ANY: Ready = Ready {
+        readable: true,
+        closed: true,
+    };
+
+    fn of(ev: &mio::event::Event) -> Ready {
+        Ready {
+            readable: ev.is_readable(),
+            closed: ev.is_read_closed() || ev.is_error(),
+        }
+    }
 }
 
 impl Ctx<'_> {
     /// Drives one connection: first its PROXY header, if it owes one, or its HTTP request
     /// on the metrics port; then the session (or the sending of the metrics).
-    fn drive(&mut self, conn: &mut Conn) -> Fate {
+    fn drive(&mut self, conn: &mut Conn, ready: Ready) -> Fate {
         if conn.phase == Phase::Http {
             match read_http_request(conn, self.buf) {
                 Ok(None) => return Fate::Keep,
@@ -773,7 +908,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        conn.drive(self.serving, self.buf, self.stats)
+        conn.drive(self.serving, self.buf, self.counters, self.cache, ready)
     }
 
     /// Asks the limiter to admit the connection's (real) client: counts the connection,
@@ -795,6 +930,8 @@ impl Ctx<'_> {
 }
 
 struct Worker {
+    /// Which worker (its counters in [`Stats`]).
+    index: usize,
     poll: Poll,
     /// Listeners by index (the token); `None` once closed.
     listeners: Listeners,
@@ -814,6 +951,8 @@ struct Worker {
     shutdown_grace: Duration,
     shared: Arc<Shared>,
     buf: Box<[u8]>,
+    /// Rendered answers of the generation served.
+    cache: AnswerCache,
     /// Metrics connections open on this worker (not in [`Stats::open`]).
     metrics_open: usize,
     accept_paused_until: Option<Instant>,
@@ -848,6 +987,7 @@ impl Worker {
             }
             if self.live.version() != self.serving.1 {
                 self.serving = self.live.current();
+                self.cache.clear();
                 (self.shared.stats.generation).store(self.serving.0.number, Ordering::Relaxed);
             }
             if self.lame_duck_until.is_none() && self.shared.shutdown.load(Ordering::Acquire) {
@@ -865,7 +1005,7 @@ impl Worker {
                     Token(t) if t > LISTENER_BASE - self.listeners.len() && t <= LISTENER_BASE => {
                         self.accept(LISTENER_BASE - t);
                     }
-                    Token(key) => self.drive(key),
+                    Token(key) => self.drive(key, Ready::of(ev)),
                 }
             }
             let now = Instant::now();
@@ -895,12 +1035,12 @@ impl Worker {
         }
     }
 
-    fn drive(&mut self, key: usize) {
+    fn drive(&mut self, key: usize, ready: Ready) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
         let mut ctx = ctx!(self);
-        if ctx.drive(conn) == Fate::Drop {
+        if ctx.drive(conn, ready) == Fate::Drop {
             self.remove(key);
         }
     }
@@ -978,7 +1118,13 @@ impl Worker {
         if !proxied && ctx.admit_client(&mut conn) {
             conn.session.greeting(&mut conn.out);
         }
-        if ctx.drive(&mut conn) == Fate::Drop {
+        // A short read stops reading: registering afterwards reports input that arrived
+        // since (epoll checks readiness when a socket is added).
+        let first = Ready {
+            readable: true,
+            closed: false,
+        };
+        if ctx.drive(&mut conn, first) == Fate::Drop {
             stats.open.fetch_sub(1, Ordering::Relaxed);
             return;
         }
@@ -1012,7 +1158,7 @@ impl Worker {
             0,
         );
         let mut ctx = ctx!(self);
-        if ctx.drive(&mut conn) == Fate::Drop {
+        if ctx.drive(&mut conn, Ready::ANY) == Fate::Drop {
             return;
         }
         let entry = self.conns.vacant_entry();
@@ -1044,7 +1190,7 @@ impl Worker {
             if let Some(conn) = self.conns.get_mut(key) {
                 conn.phase = Phase::Closing;
             }
-            self.drive(key);
+            self.drive(key, Ready::ANY);
         }
         for key in expired {
             let Some(conn) = self.conns.get_mut(key) else {
@@ -1064,7 +1210,7 @@ impl Worker {
                 conn.last_active = now;
                 conn.input.clear();
                 conn.in_pos = 0;
-                self.drive(key);
+                self.drive(key, Ready::ANY);
             } else {
                 // Its output is stuck (the client does not read) or it already had its
                 // chance to close: drop it.
@@ -1107,7 +1253,7 @@ impl Worker {
             if let Some(conn) = self.conns.get_mut(key) {
                 conn.phase = Phase::Closing;
             }
-            self.drive(key);
+            self.drive(key, Ready::ANY);
         }
     }
 }

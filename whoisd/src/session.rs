@@ -63,6 +63,7 @@ use mkdb::render::{AnswerKind, AnswerOptions, AnswerStats, render_answer_stats};
 use mkdb::schema::{AttrType, ClassDef, IndexKind};
 
 use crate::auth::Operators;
+use crate::cache::AnswerCache;
 use crate::directive::Directive;
 use crate::rwhois;
 
@@ -432,6 +433,18 @@ impl Session {
     /// the complete lines to `out`, and says whether to read on or to close. Input after the
     /// line that closed the session is ignored.
     pub fn feed(&mut self, input: &[u8], g: &Generation, out: &mut Vec<u8>) -> Step {
+        self.feed_cached(input, g, None, out)
+    }
+
+    /// [`Self::feed`], port-43 query answers taken from (and kept in) `cache` when given:
+    /// the same bytes, the same tallies.
+    pub fn feed_cached(
+        &mut self,
+        input: &[u8],
+        g: &Generation,
+        mut cache: Option<&mut AnswerCache>,
+        out: &mut Vec<u8>,
+    ) -> Step {
         if self.closed {
             return Step::Close;
         }
@@ -447,13 +460,13 @@ impl Session {
             let (head, tail) = (&rest[..nl], &rest[nl + 1..]);
             rest = tail;
             let step = if self.buf.is_empty() {
-                self.line(head, g, out)
+                self.line(head, g, cache.as_deref_mut(), out)
             } else if self.buf.len() + head.len() > self.config.max_line + 1 {
                 self.reject_too_long(out)
             } else {
                 let mut line = std::mem::take(&mut self.buf);
                 line.extend_from_slice(head);
-                let step = self.line(&line, g, out);
+                let step = self.line(&line, g, cache.as_deref_mut(), out);
                 line.clear();
                 self.buf = line;
                 step
@@ -468,9 +481,19 @@ impl Session {
     /// End of input from the client: an unterminated last line is answered as if it ended
     /// in CRLF (many clients half-close without one), then the session is closed.
     pub fn finish(&mut self, g: &Generation, out: &mut Vec<u8>) -> Step {
+        self.finish_cached(g, None, out)
+    }
+
+    /// [`Self::finish`] with an answer cache, as [`Self::feed_cached`].
+    pub fn finish_cached(
+        &mut self,
+        g: &Generation,
+        cache: Option<&mut AnswerCache>,
+        out: &mut Vec<u8>,
+    ) -> Step {
         if !self.closed && !self.buf.is_empty() {
             let line = std::mem::take(&mut self.buf);
-            let _ = self.line(&line, g, out);
+            let _ = self.line(&line, g, cache, out);
         }
         self.close()
     }
@@ -502,7 +525,13 @@ impl Session {
     }
 
     /// One complete line, without its LF.
-    fn line(&mut self, raw: &[u8], g: &Generation, out: &mut Vec<u8>) -> Step {
+    fn line(
+        &mut self,
+        raw: &[u8],
+        g: &Generation,
+        cache: Option<&mut AnswerCache>,
+        out: &mut Vec<u8>,
+    ) -> Step {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.len() > self.config.max_line {
             return self.reject_too_long(out);
@@ -533,11 +562,16 @@ impl Session {
         }
         match self.config.dialect {
             Dialect::Whois => {
-                let opts = AnswerOptions {
-                    limit: self.limit,
-                    banner: false,
+                let stats = match cache {
+                    Some(c) => c.answer(g, text, self.limit, out),
+                    None => {
+                        let opts = AnswerOptions {
+                            limit: self.limit,
+                            banner: false,
+                        };
+                        render_answer_stats(g, text, opts, out)
+                    }
                 };
-                let stats = render_answer_stats(g, text, opts, out);
                 self.tally.add(stats);
             }
             Dialect::Rwhois => {
@@ -1083,26 +1117,12 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
     use std::sync::OnceLock;
 
     use super::*;
 
-    /// The golden sample database of `mkdb`, compiled once for all tests.
     fn db() -> &'static Generation {
-        static DB: OnceLock<(tempfile::TempDir, Generation)> = OnceLock::new();
-        &DB.get_or_init(|| {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../mkdb/tests/golden/sample");
-            let opts = mkdb::CompileOptions {
-                threads: 2,
-                ..Default::default()
-            };
-            mkdb::compile(&src, dir.path(), &opts, &|_, _| {}).expect("sample compiles");
-            let g = Generation::open(dir.path()).expect("opens");
-            (dir, g)
-        })
-        .1
+        crate::testutil::golden_db()
     }
 
     fn fixed_now() -> u64 {

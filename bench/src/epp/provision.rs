@@ -19,12 +19,11 @@ pub fn names(n: usize) -> Vec<String> {
 
 /// A registrar record for `id` binding `password` and the certificate `fingerprint`.
 pub fn registrar_record(id: &str, password: &str, fingerprint: &str) -> String {
-    format!(
-        "Registrar-ID: {id}\nRegistrar-Name: {id} Load Registrar Ltd\nRegistrar-Status: ok\n\
-         City: Manchester\nCountry-Code: GB\nEmail: epp@{id}.example\n\
-         EPP-Password-Hash: {}\nEPP-Certificate: {fingerprint}\n\
-         Created-Date: 2026-01-01T00:00:00Z\n",
-        eppd::auth::hash_password(password)
+    eppd::certs::registrar_record(
+        id,
+        &format!("{id} Load Registrar Ltd"),
+        password,
+        fingerprint,
     )
 }
 

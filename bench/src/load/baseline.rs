@@ -1,8 +1,12 @@
 //! The baseline: a trivial whois server that does no work, so that a measurement of the
 //! real server can be read as a ratio to "what this machine and this client can do at all".
 //!
-//! [`BaselineServer`] listens on `127.0.0.1:0` with `threads` mio event loops sharing one
-//! listener. Per connection it reads lines: `-holdconnect on` (any directive, in fact) is
+//! [`BaselineServer`] listens on `127.0.0.1:0` with `threads` mio event loops, each with its
+//! own `SO_REUSEPORT` listening socket on the one port, so the kernel spreads connections
+//! over the threads exactly as it does over whoisd's workers. Like whoisd, accepted sockets
+//! inherit `TCP_NODELAY` from the listener, and a read that comes back short is not followed
+//! by one that would only say `WouldBlock` (so both make the same system calls per query:
+//! one read, one write). Per connection it reads lines: `-holdconnect on` (any directive, in fact) is
 //! answered `%ok`; every other non-blank line gets the same fixed answer ([`fixed_answer`]:
 //! `n` bytes ending in the `>>> Last update` line). Without `-holdconnect on` the connection
 //! closes after the first answer, as a port-43 server does. Nothing is parsed beyond the
@@ -62,17 +66,20 @@ const WAKER: Token = Token(usize::MAX);
 impl BaselineServer {
     /// Starts `threads` server threads on `127.0.0.1:0` answering with `answer`.
     pub fn start(threads: usize, answer: Vec<u8>) -> io::Result<BaselineServer> {
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        std_listener.set_nonblocking(true)?;
-        let addr = std_listener.local_addr()?;
+        let first = listen(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let addr = first.local_addr()?;
+        let mut listeners = vec![first];
+        for _ in 1..threads.max(1) {
+            listeners.push(listen(addr)?);
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let answer: Arc<[u8]> = answer.into();
         let mut wakers = Vec::new();
         let mut handles = Vec::new();
-        for t in 0..threads.max(1) {
+        for (t, std_listener) in listeners.into_iter().enumerate() {
             let poll = Poll::new()?;
             let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-            let mut listener = TcpListener::from_std(std_listener.try_clone()?);
+            let mut listener = TcpListener::from_std(std_listener);
             poll.registry()
                 .register(&mut listener, LISTENER, Interest::READABLE)?;
             let stop = Arc::clone(&stop);
@@ -96,6 +103,20 @@ impl BaselineServer {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+}
+
+/// A non-blocking listening socket with `SO_REUSEPORT` and `TCP_NODELAY` (inherited by the
+/// sockets it accepts), as whoisd makes them.
+fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 impl Drop for BaselineServer {
@@ -145,7 +166,6 @@ fn serve(mut poll: Poll, listener: &TcpListener, answer: &[u8], stop: &AtomicBoo
                 LISTENER => loop {
                     match listener.accept() {
                         Ok((mut stream, _)) => {
-                            let _ = stream.set_nodelay(true);
                             let i = free.pop().unwrap_or_else(|| {
                                 conns.push(None);
                                 conns.len() - 1
@@ -184,8 +204,9 @@ fn serve(mut poll: Poll, listener: &TcpListener, answer: &[u8], stop: &AtomicBoo
                         continue;
                     };
                     let mut keep = true;
-                    if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                        keep = on_readable(c, &mut buf, answer);
+                    let closed = ev.is_read_closed() || ev.is_error();
+                    if ev.is_readable() || closed {
+                        keep = on_readable(c, &mut buf, answer, closed);
                     }
                     keep = keep && flush(c);
                     if !keep || (c.closing && c.out.is_empty()) {
@@ -200,14 +221,21 @@ fn serve(mut poll: Poll, listener: &TcpListener, answer: &[u8], stop: &AtomicBoo
     }
 }
 
-/// Reads everything available and appends the answers; false to close now.
-fn on_readable(c: &mut Conn, buf: &mut [u8], answer: &[u8]) -> bool {
+/// Reads everything available and appends the answers; false to close now. A short read
+/// emptied the socket (new input raises a new event), unless the peer already closed:
+/// then reading goes on to the end.
+fn on_readable(c: &mut Conn, buf: &mut [u8], answer: &[u8], closed: bool) -> bool {
     loop {
         match c.stream.read(buf) {
             Ok(0) => return false,
             Ok(n) => {
+                let drained = n < buf.len() && !closed;
                 if c.closing {
-                    continue; // after the answer of a non-held connection: ignore input
+                    // After the answer of a non-held connection: ignore input.
+                    if drained {
+                        return true;
+                    }
+                    continue;
                 }
                 let mut data = &buf[..n];
                 loop {
@@ -247,6 +275,9 @@ fn on_readable(c: &mut Conn, buf: &mut [u8], answer: &[u8]) -> bool {
                     if c.closing {
                         break;
                     }
+                }
+                if drained {
+                    return true;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,

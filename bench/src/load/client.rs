@@ -292,6 +292,8 @@ struct Worker<'c> {
     pacer: Option<Pacer>,
     /// Hold mode, paced: where the next due query looks for a free connection.
     cursor: usize,
+    /// Paced hold mode: connections given queries in this turn, to write once at its end.
+    touched: Vec<usize>,
 }
 
 impl std::fmt::Debug for Worker<'_> {
@@ -341,6 +343,7 @@ impl<'c> Worker<'c> {
             events: Vec::with_capacity(16),
             pacer,
             cursor: 0,
+            touched: Vec::new(),
         })
     }
 
@@ -380,7 +383,8 @@ impl<'c> Worker<'c> {
     }
 
     /// Paced hold mode: hands due queries to open connections with room in their pipeline,
-    /// one at a time in turn. True if queries are still due (no room left).
+    /// one at a time in turn, then writes each connection's new queries at once (one system
+    /// call per connection, not per query). True if queries are still due (no room left).
     fn dispatch(&mut self, now: Instant) -> bool {
         let n = self.slots.len();
         if !self.budget_left() {
@@ -405,11 +409,17 @@ impl<'c> Worker<'c> {
                 c.state == State::Open && !c.write_closed && c.inflight.len() < self.cfg.pipeline
             });
             if room && self.budget_left() {
-                self.refill_up_to(i, now, 1);
+                self.refill_up_to(i, now, 1, false);
+                if !self.touched.contains(&i) {
+                    self.touched.push(i);
+                }
                 idle_turns = 0;
             } else {
                 idle_turns += 1;
             }
+        }
+        for i in std::mem::take(&mut self.touched) {
+            self.flush(i, now);
         }
         self.pacer.as_ref().is_some_and(|p| p.has_due(now)) && self.budget_left()
     }
@@ -850,12 +860,13 @@ impl<'c> Worker<'c> {
 
     /// Hold mode: tops up the queries in flight; closes a connection with nothing left to do.
     fn refill(&mut self, i: usize, now: Instant) {
-        self.refill_up_to(i, now, self.cfg.pipeline);
+        self.refill_up_to(i, now, self.cfg.pipeline, true);
     }
 
     /// Hold mode: adds up to `most` queries in flight, within the pipeline (paced: those
-    /// due); closes a connection with nothing left to do.
-    fn refill_up_to(&mut self, i: usize, now: Instant, most: usize) {
+    /// due), and writes them if `write` (else the caller flushes); closes a connection with
+    /// nothing left to do.
+    fn refill_up_to(&mut self, i: usize, now: Instant, most: usize, write: bool) {
         let pipeline = self.cfg.pipeline;
         let timeout = self.cfg.timeout;
         let mut added = 0;
@@ -896,7 +907,9 @@ impl<'c> Worker<'c> {
         if c.inflight.len() == 1 || c.deadline.is_none() {
             c.deadline = Some(now + timeout);
         }
-        self.flush(i, now);
+        if write {
+            self.flush(i, now);
+        }
     }
 
     fn eof(&mut self, i: usize, now: Instant) {

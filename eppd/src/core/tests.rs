@@ -378,3 +378,261 @@ fn restart_from_change_files_rebuilds_the_same_objects() {
     assert_eq!(again.hosts, c.hosts);
     assert_eq!(again.next_sequence(), c.next_sequence());
 }
+
+/// A core with the shipped schemas (foreign files are validated against them), set up as
+/// [`setup`], its outbox emptied.
+fn setup_with_schema() -> Core {
+    let mut c = setup();
+    c.schema = Some(mkdb::schema::Schema::shipped());
+    c.take_outbox();
+    c
+}
+
+/// An operator's put of `record` for `key` based on `base`.
+fn operator_file(
+    class: &str,
+    key: &str,
+    base: Option<mkdb::change::Version>,
+    record: String,
+) -> ChangeFile {
+    ChangeFile {
+        sequence: 0,
+        origin: "mkdb edit".into(),
+        time: "2026-11-23T06:00:00Z".into(),
+        changes: vec![Change {
+            action: Action::Put,
+            class: class.into(),
+            key: key.into(),
+            base,
+            record,
+        }],
+    }
+}
+
+fn info(c: &mut Core, name: &str) -> DomainInfoData {
+    let r = run(
+        c,
+        "ClientX",
+        &format!(
+            r#"<info><domain:info {D}><domain:name>{name}</domain:name></domain:info></info>"#
+        ),
+        5,
+    );
+    match r.res_data {
+        Some(ResData::DomainInfo(d)) => d,
+        other => panic!("no domain info: {other:?}"),
+    }
+}
+
+#[test]
+fn an_operator_change_file_is_applied_sequenced_and_seen_by_epp() {
+    let mut c = setup_with_schema();
+    let d = c.domain_object("a.coop").unwrap().clone();
+    let text = d.to_record(&[Status::ServerHold]).replace(
+        "Registrant-ID: reg-1\n",
+        "Registrant-ID: reg-1\nAdmin-ID: sp-1\n",
+    );
+    let next = c.next_sequence();
+    let done = c
+        .apply_foreign(
+            operator_file("domain", "a.coop", d.base, text.clone()),
+            Timestamp(5),
+        )
+        .unwrap();
+    assert_eq!(done.sequence, next);
+    assert_eq!(c.next_sequence(), next + 1);
+    // The file goes out unchanged, origin kept, under eppd's number.
+    let out = c.take_outbox();
+    assert_eq!(out.len(), 1);
+    let f = out[0].file.as_ref().unwrap();
+    assert_eq!((f.sequence, f.origin.as_str()), (next, "mkdb edit"));
+    assert_eq!(f.changes[0].record, text);
+    // EPP sees the operator's contact, and the next EPP change is based on its version.
+    let i = info(&mut c, "a.coop");
+    assert!(
+        i.contacts
+            .contains(&(crate::command::ContactType::Admin, "sp-1".into())),
+        "{:?}",
+        i.contacts
+    );
+    assert_eq!(
+        c.domain_object("a.coop").unwrap().base,
+        Some(version_of(&text))
+    );
+    let upd = format!(
+        r#"<update><domain:update {D}><domain:name>a.coop</domain:name><domain:add><domain:status s="clientHold"/></domain:add></domain:update></update>"#
+    );
+    assert_eq!(code(&run(&mut c, "ClientX", &upd, 6)), 1000);
+    let out = c.take_outbox();
+    assert_eq!(
+        out[0].file.as_ref().unwrap().changes[0].base,
+        Some(version_of(&text))
+    );
+    // The linked contact cannot be deleted by EPP now.
+    let del = format!(
+        r#"<delete><contact:delete {C}><contact:id>sp-1</contact:id></contact:delete></delete>"#
+    );
+    assert_eq!(code(&run(&mut c, "ClientX", &del, 7)), 2305);
+}
+
+#[test]
+fn a_conflicting_or_invalid_operator_file_is_refused_whole() {
+    let mut c = setup_with_schema();
+    let d = c.domain_object("a.coop").unwrap().clone();
+    let old_base = d.base;
+    let before_next = c.next_sequence();
+    // EPP changes the domain after the operator read it.
+    let upd = format!(
+        r#"<update><domain:update {D}><domain:name>a.coop</domain:name><domain:add><domain:status s="clientHold"/></domain:add></domain:update></update>"#
+    );
+    assert_eq!(code(&run(&mut c, "ClientX", &upd, 1)), 1000);
+    c.take_outbox();
+    let now = c.domain_object("a.coop").unwrap().clone();
+    let mut f = operator_file(
+        "domain",
+        "a.coop",
+        old_base,
+        d.to_record(&[Status::ServerHold]),
+    );
+    // A second change in the same file, fine on its own, is not applied either.
+    f.changes.insert(
+        0,
+        Change {
+            action: Action::Put,
+            class: "contact".into(),
+            key: "sp-2".into(),
+            base: c.contact_object("sp-2").unwrap().base,
+            record: c
+                .contact_object("sp-2")
+                .unwrap()
+                .to_record()
+                .replace("Name: N sp-2", "Name: Renamed"),
+        },
+    );
+    let e = c.apply_foreign(f, Timestamp(2)).unwrap_err();
+    assert_eq!(e.code.code(), 2304, "{}", e.message);
+    assert!(
+        e.message.contains("domain a.coop: conflict"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("nothing applied"), "{}", e.message);
+    assert_eq!(c.domain_object("a.coop"), Some(&now));
+    assert_eq!(c.contact_object("sp-2").unwrap().name, "N sp-2");
+    assert!(c.take_outbox().is_empty());
+    assert_eq!(c.next_sequence(), before_next + 1);
+    // A create of an existing key, a record that does not validate, a reference to
+    // nothing, a delete of a linked contact: refused, nothing changes.
+    let cases = [
+        operator_file("domain", "a.coop", None, now.to_record(&[])),
+        operator_file(
+            "domain",
+            "b.coop",
+            None,
+            "Domain-Name: b.coop\nNo-Such-Attribute: x\n".into(),
+        ),
+        operator_file(
+            "domain",
+            "b.coop",
+            None,
+            now.to_record(&[])
+                .replace("a.coop", "b.coop")
+                .replace("Registrant-ID: reg-1", "Registrant-ID: nobody"),
+        ),
+        ChangeFile {
+            changes: vec![Change {
+                action: Action::Delete,
+                class: "contact".into(),
+                key: "reg-1".into(),
+                base: c.contact_object("reg-1").unwrap().base,
+                record: String::new(),
+            }],
+            ..operator_file("contact", "x", None, String::new())
+        },
+        operator_file("widget", "w", None, "Widget: w\n".into()),
+    ];
+    for f in cases {
+        let e = c.apply_foreign(f.clone(), Timestamp(3)).unwrap_err();
+        assert!(
+            e.message.starts_with("nothing applied"),
+            "{f:?}: {}",
+            e.message
+        );
+        assert_eq!(c.domain_object("a.coop"), Some(&now));
+        assert!(c.domain_object("b.coop").is_none());
+        assert!(c.contact_object("reg-1").is_some());
+        assert!(c.take_outbox().is_empty());
+    }
+}
+
+#[test]
+fn an_operator_edit_of_a_registrants_state_rewrites_its_domains() {
+    let mut c = setup_with_schema();
+    let reg = c.contact_object("reg-1").unwrap().clone();
+    assert_eq!(reg.state, Some(VerificationState::PendingVerification));
+    let text = reg.to_record().replace(
+        "Verification-State: pendingVerification",
+        "Verification-State: verified",
+    );
+    let done = c
+        .apply_foreign(
+            operator_file("contact", "reg-1", reg.base, text),
+            Timestamp(4),
+        )
+        .unwrap();
+    assert_eq!(done.rewritten, 1);
+    let out = c.take_outbox();
+    assert_eq!(out.len(), 2, "the operator's file, then eppd's rewrite");
+    let rewrite = out[1].file.as_ref().unwrap();
+    assert_eq!(rewrite.origin, "eppd");
+    assert!(!rewrite.changes[0].record.contains("serverHold"));
+    assert!(out[1].events.iter().any(|e| matches!(
+        e,
+        Event::Poll(PollMessage {
+            payload: PollPayload::StateChange { .. },
+            ..
+        })
+    )));
+    let i = info(&mut c, "a.coop");
+    assert!(!i.statuses.iter().any(|s| s.status == Status::ServerHold));
+}
+
+#[test]
+fn an_operator_domain_put_is_rewritten_only_when_it_drops_a_computed_hold() {
+    let mut c = setup_with_schema();
+    let d = c.domain_object("a.coop").unwrap().clone();
+    // reg-1 is not verified: the record shows serverHold. Reordered, it stays as written.
+    let text = d.to_record(&[Status::ServerHold]);
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.reverse();
+    let reordered: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let done = c
+        .apply_foreign(
+            operator_file("domain", "a.coop", d.base, reordered.clone()),
+            Timestamp(4),
+        )
+        .unwrap();
+    assert_eq!(done.rewritten, 0);
+    assert_eq!(c.take_outbox().len(), 1);
+    assert_eq!(
+        c.domain_object("a.coop").unwrap().base,
+        Some(version_of(&reordered))
+    );
+    // Without serverHold: eppd puts the computed hold back, in a transaction of its own.
+    let without = reordered.replace("Domain-Status: serverHold\n", "Domain-Status: ok\n");
+    assert_ne!(without, reordered);
+    let done = c
+        .apply_foreign(
+            operator_file("domain", "a.coop", Some(version_of(&reordered)), without),
+            Timestamp(5),
+        )
+        .unwrap();
+    assert_eq!(done.rewritten, 1);
+    let out = c.take_outbox();
+    assert_eq!(out.len(), 2);
+    assert!(
+        out[1].file.as_ref().unwrap().changes[0]
+            .record
+            .contains("Domain-Status: serverHold\n")
+    );
+}

@@ -55,7 +55,9 @@ enum Command {
     /// through the change spool that `loader watch` publishes. The edit is based on the
     /// record's current version: if the record changes meanwhile (an EPP update), the
     /// edit is refused as a conflict, never silently overwritten. An invalid edit is
-    /// shown with its errors and reopened (or kept aside); nothing is lost.
+    /// shown with its errors and reopened (or kept aside); nothing is lost. While eppd
+    /// runs, the change goes through eppd (the socket named in SPOOL/WRITER), which
+    /// refuses a conflict at once.
     Edit {
         /// Compiled database directory.
         #[arg(long, value_name = "DIR")]
@@ -437,7 +439,30 @@ fn edit(
         time: mkdb::generation::rfc3339_now(),
         changes: vec![change],
     };
-    let n = spool.append_next(&mut file)?;
+    let n = match spool.submit(&mut file) {
+        Ok(s) => {
+            if let Some(socket) = &s.via {
+                eprintln!("mkdb: eppd ({}) took the change", socket.display());
+            }
+            s.sequence
+        }
+        Err(e) => {
+            if let Some(r) = e
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<mkdb::change::Refused>())
+            {
+                eprintln!(
+                    "mkdb: the change was refused, nothing applied: {r}; your text is kept in {}",
+                    path.display()
+                );
+                return Ok(ExitCode::from(1));
+            }
+            return Err(anyhow::Error::new(e).context(format!(
+                "submitting the change (your text is kept in {})",
+                path.display()
+            )));
+        }
+    };
     let _ = std::fs::remove_file(&path);
     eprintln!("mkdb: submitted as change {n}");
     if wait == 0 {

@@ -509,17 +509,10 @@ fn libc_sigterm() -> i32 {
     rustix::process::Signal::TERM.as_raw()
 }
 
-/// A registrar record binding `password` and the certificate `fingerprint` (the
-/// provisioning eppd reads: password hash and certificate fingerprint in the registry
-/// data).
+/// A demo registrar's record and its separator.
 fn registrar_record(id: &str, password: &str, fingerprint: &str) -> String {
-    format!(
-        "Registrar-ID: {id}\nRegistrar-Name: {id} Demo Registrar\nRegistrar-Status: ok\n\
-         City: Manchester\nCountry-Code: GB\nEmail: epp@{id}.example\n\
-         EPP-Password-Hash: {}\nEPP-Certificate: {fingerprint}\n\
-         Created-Date: 2026-01-01T00:00:00Z\n---\n",
-        eppd::auth::hash_password(password)
-    )
+    let name = format!("{id} Demo Registrar");
+    eppd::certs::registrar_record(id, &name, password, fingerprint) + "---\n"
 }
 
 /// Development certificates (`eppd gen-dev-certs`) and the demo registrars bound to them,
