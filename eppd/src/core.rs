@@ -1461,15 +1461,7 @@ impl Core {
         }
         let months = self.months(r.period)?;
         let ex = add_months(d.ex_date, months);
-        if ex > add_months(now, self.cfg.max_months) {
-            return Err(err(
-                ResultCode::ParameterValuePolicyError,
-                format!(
-                    "the expiry date may not be more than {} years ahead",
-                    self.cfg.max_months / 12
-                ),
-            ));
-        }
+        self.within_horizon(ex, now)?;
         let mut d = d;
         d.ex_date = ex;
         d.up_id = Some(client.cl_id.to_string());
@@ -1480,6 +1472,20 @@ impl Core {
             name,
             ex_date: Some(ex),
         }))
+    }
+
+    /// Refuses (2306) an expiry date beyond the registry's horizon (`max_months` from now).
+    fn within_horizon(&self, ex: Timestamp, now: Timestamp) -> R<()> {
+        if ex > add_months(now, self.cfg.max_months) {
+            return Err(err(
+                ResultCode::ParameterValuePolicyError,
+                format!(
+                    "the expiry date may not be more than {} years ahead",
+                    self.cfg.max_months / 12
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn domain_transfer(
@@ -1517,6 +1523,10 @@ impl Core {
                         Status::PendingTransfer,
                     ],
                 )?;
+                // The transfer extends the registration by its period: the same
+                // 10-year horizon as a renew (ICANN RST epp-19).
+                let ex = add_months(d.ex_date, months);
+                self.within_horizon(ex, now)?;
                 let rec = TransferRecord {
                     kind: TransferKind::Domain,
                     name: d.name.clone(),
@@ -1526,7 +1536,7 @@ impl Core {
                     ac_id: d.cl_id.clone(),
                     ac_date: Timestamp(now.0 + self.cfg.transfer_after),
                     months,
-                    ex_date: Some(add_months(d.ex_date, months)),
+                    ex_date: Some(ex),
                 };
                 let mut d = d;
                 d.statuses.insert(Status::PendingTransfer);
@@ -1748,7 +1758,15 @@ impl Core {
                             "wrong authInfo",
                         ));
                     }
-                    None => false,
+                    // Personal data goes only to the sponsor or a holder of the
+                    // authInfo (RFC 5733 section 3.1.2 leaves it to policy; ICANN RST
+                    // epp-08 requires the refusal).
+                    None => {
+                        return Err(err(
+                            ResultCode::AuthorizationError,
+                            format!("{id} is sponsored by another registrar: give its authInfo"),
+                        ));
+                    }
                 };
                 let linked = self.contact_refs.get(id).copied().unwrap_or(0) > 0;
                 let mut st =
