@@ -447,3 +447,47 @@ impl Drop for Eppd {
         let _ = self.child.wait();
     }
 }
+
+/// A child process killed (SIGKILL) and reaped when dropped, also when a test fails, so
+/// no test leaves a server running.
+#[derive(Debug)]
+pub struct KillOnDrop(pub std::process::Child);
+
+impl KillOnDrop {
+    /// `kill -9` now, and waits for the process to be gone.
+    pub fn kill(&mut self) {
+        // std's kill is SIGKILL on Unix.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts `loader watch --interval-ms 10 --changes SPOOL EXTRA... DB`, its log appended to
+/// `log`.
+pub fn loader_watch(
+    db: &std::path::Path,
+    spool: &std::path::Path,
+    log: &std::path::Path,
+    extra: &[&std::ffi::OsStr],
+) -> KillOnDrop {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("open the loader log");
+    Command::new(binary("loader"))
+        .args(["watch", "--interval-ms", "10", "--changes"])
+        .arg(spool)
+        .args(extra)
+        .arg(db)
+        .stderr(std::process::Stdio::from(log))
+        .spawn()
+        .map(KillOnDrop)
+        .expect("start loader watch")
+}

@@ -6,49 +6,23 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use std::ffi::OsStr;
+
 use mkdb::Generation;
 use mkdb::change::{Action, Change, ChangeFile, Spool, Version, canonical, version_of};
-use tests::{Registry, Whoisd, binary};
+use tests::{KillOnDrop, Registry, Whoisd, binary, loader_watch};
 
-/// A `loader watch` process, killed (SIGKILL) when dropped.
-struct Loader(Child);
-
-impl Loader {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Loader {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn start_loader(reg: &Registry, spool: &Path, log: &Path, extra: &[&str]) -> Loader {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    Command::new(binary("loader"))
-        .args(["watch", "--interval-ms", "10", "--changes"])
-        .arg(spool)
-        .arg("--src")
-        .arg(&reg.src)
-        .args(extra)
-        .arg(&reg.db)
-        .stderr(Stdio::from(log))
-        .spawn()
-        .map(Loader)
-        .expect("start loader watch")
+/// Starts `loader watch --src SRC EXTRA...` on the registry, appending its log to `log`.
+fn start_loader(reg: &Registry, spool: &Path, log: &Path, extra: &[&str]) -> KillOnDrop {
+    let mut args: Vec<&OsStr> = vec![OsStr::new("--src"), reg.src.as_os_str()];
+    args.extend(extra.iter().map(OsStr::new));
+    loader_watch(&reg.db, spool, log, &args)
 }
 
 /// The canonical text of a live record.

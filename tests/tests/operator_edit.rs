@@ -9,23 +9,13 @@
 //! gets a poll message.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use eppd::certs::registrar_record;
-use tests::{Eppd, Registry, Whoisd, binary};
+use tests::{Eppd, KillOnDrop, Registry, Whoisd, binary};
 
 const DOMAIN: &str = "op-edit.coop";
-
-/// A child process killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// An EPP session as ClientX: login, then each command; returns the answers.
 const SESSION: &str = r#"
@@ -158,7 +148,7 @@ fn operator_edits_go_through_eppd_and_conflicts_are_refused() {
         admin.display().to_string()
     );
     let log = std::fs::File::create(reg.dir.path().join("loader.log")).unwrap();
-    let _loader = Proc(
+    let _loader = KillOnDrop(
         Command::new(binary("loader"))
             .args(["watch", "--interval-ms", "10", "--changes"])
             .arg(&spool)

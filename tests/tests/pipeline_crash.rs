@@ -16,7 +16,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,24 +26,7 @@ use bench::epp::{Client, tls_config, xml};
 use bench::visibility::{Kind, domain_delete, domain_hold, domain_records, visible};
 use mkdb::Generation;
 use mkdb::change::Spool;
-use tests::{Registry, binary, exchange};
-
-/// A child process, killed (SIGKILL) when dropped, also when the test fails.
-struct Proc(Child);
-
-impl Proc {
-    fn kill9(&mut self) {
-        // std's kill is SIGKILL on Unix.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
+use tests::{KillOnDrop, Registry, binary, exchange};
 
 /// The scratch registry with one EPP registrar (EppLoad1), certificates and a spool.
 struct Setup {
@@ -85,7 +68,7 @@ impl Setup {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn eppd(&self) -> (Proc, SocketAddr) {
+    fn eppd(&self) -> (KillOnDrop, SocketAddr) {
         let mut child = Command::new(binary("eppd"))
             .args(["--listen", "127.0.0.1:0", "--db"])
             .arg(&self.reg.db)
@@ -104,7 +87,7 @@ impl Setup {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let first = lines.next().and_then(Result::ok).unwrap_or_default();
         std::thread::spawn(move || lines.for_each(drop));
-        let p = Proc(child);
+        let p = KillOnDrop(child);
         // "eppd listening on ADDR (N domains, next change S)"
         let addr = first
             .strip_prefix("eppd listening on ")
@@ -114,7 +97,7 @@ impl Setup {
         (p, addr)
     }
 
-    fn loader(&self) -> Proc {
+    fn loader(&self) -> KillOnDrop {
         Command::new(binary("loader"))
             .args(["watch", "--interval-ms", "10", "--changes"])
             .arg(&self.spool)
@@ -122,13 +105,13 @@ impl Setup {
             .stdout(self.log_file())
             .stderr(self.log_file())
             .spawn()
-            .map(Proc)
+            .map(KillOnDrop)
             .expect("start loader watch")
     }
 
     /// A whoisd listening on every address of `listen` (port 0: a free one); the
     /// addresses it bound, in order.
-    fn whoisd(&self, listen: &[&str]) -> (Proc, Vec<SocketAddr>) {
+    fn whoisd(&self, listen: &[&str]) -> (KillOnDrop, Vec<SocketAddr>) {
         let mut cmd = Command::new(binary("whoisd"));
         for l in listen {
             cmd.args(["--listen", l]);
@@ -152,7 +135,7 @@ impl Setup {
             }
         }
         std::thread::spawn(move || lines.for_each(drop));
-        let p = Proc(child);
+        let p = KillOnDrop(child);
         assert_eq!(
             addrs.len(),
             listen.len(),
@@ -281,13 +264,13 @@ fn acknowledged_creates_are_answered_once_across_loader_and_whoisd_kills() {
     );
 
     // kill -9 the loader mid-stream; changes pile up in the spool meanwhile.
-    loader.kill9();
+    loader.kill();
     grow(30);
     loader = s.loader();
     grow(30);
 
     // kill -9 the whoisd; restart it on the same port while creates go on.
-    whoisd.kill9();
+    whoisd.kill();
     grow(20);
     let (w2, addrs2) = s.whoisd(&[&whois_addr.to_string()]);
     whoisd = w2;
@@ -312,7 +295,7 @@ fn acknowledged_creates_are_answered_once_across_loader_and_whoisd_kills() {
                 .is_some_and(|m| m.applied >= last)
         },
     );
-    loader.kill9();
+    loader.kill();
     let applied = mkdb::generation::current_manifest(&s.reg.db)
         .unwrap()
         .unwrap()

@@ -4,46 +4,18 @@
 //! applied exactly once.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use mkdb::Generation;
 use mkdb::change::{Action, Change, ChangeFile, Spool, Version, version_of};
 use mkdb::delta::record_version;
-use tests::{Registry, Whoisd, binary};
-
-/// A `loader watch` process, killed when dropped (also when a test fails).
-struct Loader(Child);
-
-impl Loader {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Loader {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+use tests::{KillOnDrop, Registry, Whoisd, binary, loader_watch};
 
 /// Starts `loader watch`, appending its log to `log`.
-fn start_loader(db: &Path, spool: &Path, log: &Path) -> Loader {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    Command::new(binary("loader"))
-        .args(["watch", "--interval-ms", "10", "--changes"])
-        .arg(spool)
-        .arg(db)
-        .stderr(Stdio::from(log))
-        .spawn()
-        .map(Loader)
-        .expect("start loader watch")
+fn start_loader(db: &Path, spool: &Path, log: &Path) -> KillOnDrop {
+    loader_watch(db, spool, log, &[])
 }
 
 /// The record of test.coop with its status set to `status`, as a put based on `base`.
