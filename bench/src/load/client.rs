@@ -780,15 +780,20 @@ impl<'c> Worker<'c> {
         c.out_pos = 0;
     }
 
-    fn read(&mut self, i: usize, now: Instant) {
+    fn read(&mut self, i: usize, mut now: Instant) {
         let measuring = self.measuring(now);
         for _ in 0..READS_PER_EVENT {
             let Some(c) = self.slots[i].conn.as_mut() else {
                 return;
             };
             match c.stream.read(&mut self.buf) {
-                Ok(0) => return self.eof(i, now),
+                Ok(0) => return self.eof(i, Instant::now()),
                 Ok(n) => {
+                    // The clock of this read: answers are stamped when they arrive, and a
+                    // query sent while handling this read's answers (hold mode refills at
+                    // once) may come back within this same loop, so a time taken before
+                    // the loop would make it look instantaneous.
+                    now = Instant::now();
                     if measuring {
                         self.stats.bytes_in += n as u64;
                     }
