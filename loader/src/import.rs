@@ -312,7 +312,12 @@ pub fn run(
             return ExitCode::from(1);
         }
         Err(e) => {
-            eprintln!("loader: {}: {e}", changes.display());
+            let advice = loader::fault::advice(changes, &e, &[changes])
+                .map_or(String::new(), |a| format!("; {a}"));
+            eprintln!(
+                "loader: cannot submit the import to {}: {e}{advice}; nothing was submitted",
+                changes.display()
+            );
             return ExitCode::from(2);
         }
     };

@@ -43,6 +43,14 @@ enum Command {
     /// Follow a change spool (as eppd and `mkdb edit` write it) and publish each batch of new
     /// change files as a delta generation of DB_DIR, until SIGTERM or SIGINT. Resumes after
     /// the last change the current generation includes.
+    ///
+    /// When the disk fails it (a full file system or quota, a directory it may not write, a
+    /// read-only mount, an I/O error), nothing is published half: whoisd keeps serving the
+    /// last good generation. The loader logs what failed, where and what to do once (then
+    /// a reminder every minute), retries with a backoff doubling up to --retry-max-ms, and
+    /// publishes every pending change, in order and exactly once, when it can; it then
+    /// logs "recovered after ...". It does not exit. A change file it cannot read is waited
+    /// for, never skipped.
     Watch {
         /// Database directory (compiled once with `loader compile`).
         db_dir: PathBuf,
@@ -59,9 +67,13 @@ enum Command {
         /// Generations to keep, the new one included.
         #[arg(long, default_value_t = 3)]
         keep: usize,
-        /// Publish what is pending once and exit.
+        /// Publish what is pending once and exit (exit 2, nothing published, when the disk
+        /// fails it).
         #[arg(long)]
         once: bool,
+        /// Longest wait, in milliseconds, between two attempts while the disk fails it.
+        #[arg(long, value_name = "MS", default_value_t = 5000)]
+        retry_max_ms: u64,
         #[command(flatten)]
         compact: loader::watch::CompactArgs,
     },
@@ -107,6 +119,13 @@ fn log(message: &str) {
     );
 }
 
+/// `; generation N is still served` (or nothing when there is none).
+fn serving(db: &std::path::Path) -> String {
+    mkdb::generation::current_number(db).map_or(String::new(), |n| {
+        format!("; generation {n} is still served")
+    })
+}
+
 fn watch(
     db_dir: &std::path::Path,
     changes: &std::path::Path,
@@ -134,7 +153,11 @@ fn watch(
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("loader: {e}");
+                eprintln!(
+                    "loader: {}; nothing more was published{}",
+                    loader::fault::explain(&e.what, &e.error, &[db_dir, changes, &rejected]),
+                    serving(db_dir)
+                );
                 ExitCode::from(2)
             }
         };
@@ -183,11 +206,13 @@ fn main() -> ExitCode {
             interval_ms,
             keep,
             once,
+            retry_max_ms,
             compact,
         } => {
             let opts = compact.apply(loader::watch::WatchOptions {
                 interval: std::time::Duration::from_millis(interval_ms.max(1)),
                 keep: keep.max(1),
+                retry_max: std::time::Duration::from_millis(retry_max_ms.max(1)),
                 ..Default::default()
             });
             watch(&db_dir, &changes, rejected, opts, once)
@@ -263,6 +288,18 @@ fn main() -> ExitCode {
                         src_dir.display()
                     );
                     ExitCode::from(1)
+                }
+                Err(mkdb::CompileError::Db(e)) => {
+                    eprintln!(
+                        "loader: {}; nothing was published{}",
+                        loader::fault::explain(
+                            "cannot compile",
+                            &e,
+                            &[db_dir.as_path(), src_dir.as_path()]
+                        ),
+                        serving(&db_dir)
+                    );
+                    ExitCode::from(2)
                 }
                 Err(e) => {
                     eprintln!("loader: {e}");

@@ -410,10 +410,15 @@ impl Spool {
             file_name(file.sequence),
             std::process::id()
         ));
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(file.to_text().as_bytes())?;
-        f.sync_all()?;
-        drop(f);
+        let written = fs::File::create(&tmp).and_then(|mut f| {
+            f.write_all(file.to_text().as_bytes())?;
+            f.sync_all()
+        });
+        if let Err(e) = written {
+            // A full disk leaves no partial temporary file behind.
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
         let linked = fs::hard_link(&tmp, &path);
         let _ = fs::remove_file(&tmp);
         linked.map_err(|e| {

@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::compile::build_segment;
+use crate::compile::{BuildError, build_segment};
 use crate::generation::{
     DbError, Generation, Layout, Publisher, SegmentEntry, Tombstone, atomic_write, keydir_file,
     segment_dir, sync_dir,
@@ -257,7 +257,8 @@ fn append_record(out: &mut String, rec: &str) {
 }
 
 /// Builds a compaction of `g` (the snapshot) off to the side. `src` (the source tree) is
-/// needed to fold. Returns `None` when `g` has no deltas.
+/// needed to fold. Returns `None` when `g` has no deltas. A build that fails (a full
+/// disk, say) leaves its work directory empty.
 pub fn prepare(
     db: &Path,
     src: Option<&Path>,
@@ -272,8 +273,29 @@ pub fn prepare(
             "folding deltas into the base needs the source tree (--src)".into(),
         ));
     }
-    let start = Instant::now();
     let (lock_file, work) = lock(db)?;
+    // The lock stays held (this handle) until the work directory is emptied.
+    let held = lock_file
+        .try_clone()
+        .map_err(io_err(&db.join("COMPACT.LOCK")))?;
+    let r = prepare_locked(db, src, g, kind, lock_file, &work);
+    if r.is_err() {
+        let _ = fs::remove_dir_all(&work);
+    }
+    drop(held);
+    r.map(Some)
+}
+
+fn prepare_locked(
+    db: &Path,
+    src: Option<&Path>,
+    g: &Generation,
+    kind: Kind,
+    lock_file: File,
+    work: &Path,
+) -> Result<Prepared, CompactError> {
+    let start = Instant::now();
+    let work = work.to_path_buf();
     let stage = |name: &str| -> Result<PathBuf, DbError> {
         let d = work.join(name);
         if d.exists() {
@@ -282,8 +304,13 @@ pub fn prepare(
         fs::create_dir_all(&d).map_err(io_err(&d))?;
         Ok(d)
     };
+    // The first file that could not be made durable (a failing disk) fails the build.
+    let sync_error = std::sync::Mutex::new(None);
     let sync = |p: PathBuf| {
-        let _ = File::open(p).and_then(|f| f.sync_all());
+        if let Err(source) = File::open(&p).and_then(|f| f.sync_all()) {
+            let mut first = sync_error.lock().unwrap_or_else(|e| e.into_inner());
+            first.get_or_insert(DbError::Io { path: p, source });
+        }
     };
     let mut p = Prepared {
         kind,
@@ -325,8 +352,9 @@ pub fn prepare(
             &|_| {},
             &sync,
         )
-        .map_err(|errors| {
-            CompactError::Db(DbError::Corrupt {
+        .map_err(|e| match e {
+            BuildError::Db(e) => CompactError::Db(e),
+            BuildError::Source(errors) => CompactError::Db(DbError::Corrupt {
                 path: db.to_path_buf(),
                 problem: format!(
                     "compacted records did not compile: {}",
@@ -336,8 +364,14 @@ pub fn prepare(
                         .collect::<Vec<_>>()
                         .join("; ")
                 ),
-            })
+            }),
         })
+        .and_then(
+            |e| match sync_error.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                Some(err) => Err(CompactError::Db(err)),
+                None => Ok(e),
+            },
+        )
     };
     for class in &g.schema.classes {
         let overlay = &g.overlay[usize::from(class.id)];
@@ -385,7 +419,7 @@ pub fn prepare(
         p.keydirs = key_directories(g, &p, &work)?;
     }
     p.build_time = start.elapsed();
-    Ok(Some(p))
+    Ok(p)
 }
 
 type Compiled<'a> =
@@ -646,8 +680,10 @@ pub fn publish(
         applied: g.applied,
         keydirs,
     };
-    let generation = publisher.publish_layout(&g, layout, keep)?;
+    let published = publisher.publish_layout(&g, layout, keep);
+    // Published or not, the build is spent (a failed publication is built again).
     let _ = fs::remove_dir_all(&work);
+    let generation = published?;
     let (written, kept) = match src {
         Some(src) if kind == Kind::Fold => write_back(db, src, &new_base)?,
         _ => (Vec::new(), Vec::new()),

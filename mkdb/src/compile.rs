@@ -221,7 +221,23 @@ fn list_sources(src: &Path, schema: &Schema) -> Result<Vec<SourceFile>, CompileE
 }
 
 /// Outcome of building one file: its segment, or its problems.
-type FileResult = Result<Built, Vec<SourceError>>;
+type FileResult = Result<Built, BuildError>;
+
+/// Why a segment was not built: problems in its text, or the database directory could not
+/// be written (a full disk, say), which is no problem of the text.
+#[derive(Debug)]
+pub(crate) enum BuildError {
+    /// Problems in the records.
+    Source(Vec<SourceError>),
+    /// Writing the segment failed.
+    Db(DbError),
+}
+
+impl From<Vec<SourceError>> for BuildError {
+    fn from(e: Vec<SourceError>) -> Self {
+        BuildError::Source(e)
+    }
+}
 
 enum Built {
     New(SegmentEntry),
@@ -236,7 +252,7 @@ fn build_one(
     previous: Option<&Generation>,
     progress: &(dyn Fn(u64) + Sync),
     written: &(dyn Fn(PathBuf) + Sync),
-) -> Result<Built, Vec<SourceError>> {
+) -> Result<Built, BuildError> {
     let err = |line: u32, problem: String| SourceError {
         file: f.rel.clone(),
         line,
@@ -292,7 +308,7 @@ pub(crate) fn build_segment(
     seg_name: String,
     progress: &(dyn Fn(u64) + Sync),
     written: &(dyn Fn(PathBuf) + Sync),
-) -> Result<SegmentEntry, Vec<SourceError>> {
+) -> Result<SegmentEntry, BuildError> {
     let err = |line: u32, problem: String| SourceError {
         file: rel.to_owned(),
         line,
@@ -335,16 +351,21 @@ pub(crate) fn build_segment(
         errors.push(err(e.line, e.problem));
     }
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(BuildError::Source(errors));
     }
     let records = builder.record_count();
     let index = builder
         .finish(bytes)
         .map_err(|e| vec![err(e.line, e.problem)])?;
-    let dir = stage(&seg_name).map_err(|e| vec![err(0, e.to_string())])?;
+    let dir = stage(&seg_name).map_err(BuildError::Db)?;
     for (name, content) in [(DATA_FILE, bytes), (INDEX_FILE, &index[..])] {
         let path = dir.join(name);
-        fs::write(&path, content).map_err(|e| vec![err(0, format!("{}: {e}", path.display()))])?;
+        fs::write(&path, content).map_err(|source| {
+            BuildError::Db(DbError::Io {
+                path: path.clone(),
+                source,
+            })
+        })?;
         written(path);
     }
     Ok(SegmentEntry {
@@ -441,16 +462,15 @@ fn run(
     // Workers write files; one syncer thread makes them durable, so fsync overlaps with
     // parsing. A check publishes nothing and needs no durability.
     let (to_sync, sync_queue) = std::sync::mpsc::channel::<PathBuf>();
-    let sync_errors: Mutex<Vec<SourceError>> = Mutex::new(Vec::new());
+    let sync_error: Mutex<Option<DbError>> = Mutex::new(None);
     let mut results: Vec<(usize, FileResult)> = std::thread::scope(|s| {
         s.spawn(|| {
             for path in sync_queue {
-                if let Err(e) = fs::File::open(&path).and_then(|f| f.sync_all()) {
-                    sync_errors.lock().expect("syncer lock").push(SourceError {
-                        file: path.display().to_string(),
-                        line: 0,
-                        problem: format!("cannot make the compiled file durable: {e}"),
-                    });
+                if let Err(source) = fs::File::open(&path).and_then(|f| f.sync_all()) {
+                    sync_error
+                        .lock()
+                        .expect("syncer lock")
+                        .get_or_insert(DbError::Io { path, source });
                 }
             }
         });
@@ -478,10 +498,8 @@ fn run(
         built
     });
     results.sort_by_key(|(i, _)| *i);
-    let mut sync_errors = sync_errors.into_inner().expect("syncer joined");
-    if !sync_errors.is_empty() {
-        sync_errors.truncate(MAX_CROSS_PROBLEMS);
-        return Err(CompileError::Source(sync_errors));
+    if let Some(e) = sync_error.into_inner().expect("syncer joined") {
+        return Err(e.into());
     }
     phase("parse, validate, index, write");
     let mut entries = Vec::new();
@@ -494,7 +512,9 @@ fn run(
                 reused += 1;
                 entries.push(e);
             }
-            Err(mut e) => errors.append(&mut e),
+            Err(BuildError::Source(mut e)) => errors.append(&mut e),
+            // The database cannot be written: that is the error, not the text.
+            Err(BuildError::Db(e)) => return Err(e.into()),
         }
     }
     if !errors.is_empty() {

@@ -22,7 +22,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::change::{Action, Change, ChangeFile, Version, canonical, version_of};
-use crate::compile::build_segment;
+use crate::compile::{BuildError, build_segment};
 use crate::generation::{DbError, Generation, Publisher, Tombstone};
 use crate::key;
 use crate::record::{self, RawRecord, SyntaxError};
@@ -78,18 +78,19 @@ pub fn publish_changes(
     files: &[ChangeFile],
     keep: usize,
 ) -> Result<DeltaReport, DbError> {
-    publish_changes_then(db, previous, files, keep, &mut |_| {})
+    publish_changes_then(db, previous, files, keep, &mut |_| Ok(()))
 }
 
 /// [`publish_changes`], calling `before_publish` with the files refused just before the
 /// generation that skips them is made current (so that whoever waits for a change to be
-/// published finds its refusal recorded by then).
+/// published finds its refusal recorded by then). An error from it (the refusals could
+/// not be recorded) publishes nothing and is returned.
 pub fn publish_changes_then(
     db: &Path,
     previous: Option<&Generation>,
     files: &[ChangeFile],
     keep: usize,
-    before_publish: &mut dyn FnMut(&[Rejected]),
+    before_publish: &mut dyn FnMut(&[Rejected]) -> Result<(), DbError>,
 ) -> Result<DeltaReport, DbError> {
     let start = Instant::now();
     let publisher = Publisher::lock(db)?;
@@ -141,6 +142,8 @@ pub fn publish_changes_then(
     }
     let number = publisher.number();
     let deltas_before = g.entries.iter().filter(|e| e.delta).count();
+    // The first file that could not be made durable (a failing disk): nothing is published.
+    let sync_error = std::sync::Mutex::new(None);
     let mut segments = Vec::new();
     for (class, records) in &puts {
         let c = g.schema.class_by_id(*class);
@@ -163,20 +166,29 @@ pub fn publish_changes_then(
             name,
             &|_| {},
             &|p| {
-                let _ = std::fs::File::open(p).and_then(|f| f.sync_all());
+                if let Err(source) = std::fs::File::open(&p).and_then(|f| f.sync_all()) {
+                    let mut first = sync_error.lock().unwrap_or_else(|e| e.into_inner());
+                    first.get_or_insert(DbError::Io { path: p, source });
+                }
             },
         )
-        .map_err(|errors| DbError::Corrupt {
-            path: db.to_path_buf(),
-            problem: format!(
-                "a checked delta did not compile: {}",
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
+        .map_err(|e| match e {
+            BuildError::Db(e) => e,
+            BuildError::Source(errors) => DbError::Corrupt {
+                path: db.to_path_buf(),
+                problem: format!(
+                    "a checked delta did not compile: {}",
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            },
         })?;
+        if let Some(e) = sync_error.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            return Err(e);
+        }
         entry.delta = true;
         segments.push(entry);
     }
@@ -190,7 +202,7 @@ pub fn publish_changes_then(
             key: String::from_utf8_lossy(&k).into_owned(),
         })
         .collect();
-    before_publish(&report.rejected);
+    before_publish(&report.rejected)?;
     report.generation = Some(publisher.publish_delta(&g, segments, tombstones, applied, keep)?);
     report.elapsed = start.elapsed();
     Ok(report)

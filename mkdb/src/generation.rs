@@ -736,12 +736,18 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), DbError> {
         path.file_name()
             .map_or_else(Default::default, |n| n.to_string_lossy())
     ));
-    {
-        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-        f.write_all(bytes).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
+    let written = File::create(&tmp)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .map_err(io_err(&tmp))
+        .and_then(|()| fs::rename(&tmp, path).map_err(io_err(path)));
+    if let Err(e) = written {
+        // A full disk or a failed write leaves no temporary file behind.
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
     }
-    fs::rename(&tmp, path).map_err(io_err(path))?;
     sync_dir(dir)
 }
 
@@ -760,11 +766,47 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), DbError> {
 }
 
 /// The exclusive right to publish generations into a database directory.
+///
+/// A publisher dropped without having made its generation current (an error on the way:
+/// a full disk, an unwritable directory) removes what it wrote: its staged segments, the
+/// segments it moved into `segments/`, its generation directory. Nothing it leaves can be
+/// served (only `CURRENT` names what is served); what it cannot remove is collected by
+/// the next publication's [`gc`].
 #[derive(Debug)]
 pub struct Publisher {
     db: PathBuf,
     _lock: File,
     number: u64,
+    /// Directories this publisher created under `segments/` (staged, or moved into place).
+    made: std::sync::Mutex<Vec<PathBuf>>,
+    /// Has this publisher started writing (staging or publishing)?
+    began: bool,
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        let made = std::mem::take(self.made.get_mut().unwrap_or_else(|e| e.into_inner()));
+        if !self.began && made.is_empty() {
+            return;
+        }
+        // Only when CURRENT says another generation (or there is none yet) is what this
+        // publisher made unused; published (the error came after the switch), or CURRENT
+        // unreadable: keep everything (the next gc collects what is unused).
+        match current_number(&self.db) {
+            Ok(n) if n != self.number => {}
+            Err(DbError::NoDatabase { .. }) => {}
+            _ => return,
+        }
+        // Best effort: a read-only or failing disk leaves them to the next gc.
+        for d in made {
+            let _ = fs::remove_dir_all(d);
+        }
+        let gens = self.db.join("generations");
+        let _ = fs::remove_dir_all(gens.join(format!(".staging-{:010}", self.number)));
+        // Numbers are never reused (see `lock`): a directory of this number was made by
+        // this publisher, and CURRENT does not name it.
+        let _ = fs::remove_dir_all(generation_dir(&self.db, self.number));
+    }
 }
 
 impl Publisher {
@@ -810,6 +852,8 @@ impl Publisher {
             db: db.to_path_buf(),
             _lock: lock,
             number,
+            made: std::sync::Mutex::new(Vec::new()),
+            began: false,
         })
     }
 
@@ -823,12 +867,24 @@ impl Publisher {
         self.number
     }
 
+    /// Records a segment directory this publisher creates (removed if it fails).
+    fn made_dir(&mut self, dir: &Path) {
+        self.made
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(dir.to_path_buf());
+    }
+
     /// A fresh staging directory for a new segment named `name`; published by [`Self::publish`].
     pub fn stage_segment(&self, name: &str) -> Result<PathBuf, DbError> {
         let d = self.db.join("segments").join(format!(".staging-{name}"));
         if d.exists() {
             fs::remove_dir_all(&d).map_err(io_err(&d))?;
         }
+        self.made
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(d.clone());
         fs::create_dir_all(&d).map_err(io_err(&d))?;
         Ok(d)
     }
@@ -838,17 +894,19 @@ impl Publisher {
     /// bytes; the key directories), then makes it current and collects
     /// garbage, keeping the `keep` newest generations. Returns the generation number.
     pub fn publish(
-        self,
+        mut self,
         schema: &Schema,
         segments: Vec<SegmentEntry>,
         files: &[(String, Vec<u8>)],
         keep: usize,
     ) -> Result<u64, DbError> {
+        self.began = true;
         let segs = self.db.join("segments");
         for e in &segments {
             let staged = segs.join(format!(".staging-{}", e.name));
             if staged.exists() {
                 let fin = segs.join(&e.name);
+                self.made_dir(&fin);
                 replace_dir(&staged, &fin)?;
                 sync_dir(&fin)?;
             } else if !segs.join(&e.name).is_dir() {
@@ -954,11 +1012,12 @@ impl Publisher {
     /// current one) and its key directories hard-linked where `layout` brings none; then
     /// makes it current and collects garbage, keeping the `keep` newest generations.
     pub fn publish_layout(
-        self,
+        mut self,
         previous: &Generation,
         layout: Layout,
         keep: usize,
     ) -> Result<u64, DbError> {
+        self.began = true;
         let segs = self.db.join("segments");
         for (staged, name) in &layout.moves {
             // Names carry the number of the generation they were made for: one already
@@ -970,6 +1029,7 @@ impl Publisher {
                 });
             }
             let fin = segs.join(name);
+            self.made_dir(&fin);
             replace_dir(staged, &fin)?;
             sync_dir(&fin)?;
         }
@@ -1158,6 +1218,24 @@ mod tests {
         ));
         drop(p);
         Publisher::lock(d.path()).unwrap();
+    }
+
+    #[test]
+    fn a_publisher_that_fails_leaves_nothing_behind() {
+        let d = tempfile::tempdir().unwrap();
+        let p = Publisher::lock(d.path()).unwrap();
+        let staged = p.stage_segment("g0000000001-domain-0000").unwrap();
+        fs::write(staged.join("data.txt"), "x").unwrap();
+        // Dropped without publishing (an error on the way): the staging is gone, and the
+        // number is not used up.
+        drop(p);
+        assert!(!staged.exists());
+        assert_eq!(fs::read_dir(d.path().join("segments")).unwrap().count(), 0);
+        assert_eq!(Publisher::lock(d.path()).unwrap().number(), 1);
+        // A publisher that only locks (mkdb publish) removes nothing.
+        fs::create_dir_all(generation_dir(d.path(), 1)).unwrap();
+        drop(Publisher::lock(d.path()).unwrap());
+        assert!(generation_dir(d.path(), 1).exists());
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //!   and tombstones on top of the current generation), checked as transactions.
 //! - [`compact`]: deltas merged into one, or folded into the base segments and the source
 //!   tree, in the background.
+//! - [`diff`]: which records may differ between two generations (for whoisd's answer
+//!   cache, kept across a switch).
 //! - [`edit`]: one record edited by hand as text, turned into a compare-and-swap change.
 //! - [`query`]: the whois query language and its execution.
 //! - [`render`]: whois output of records and whole answers.
@@ -31,6 +33,7 @@ pub mod change;
 pub mod compact;
 pub mod compile;
 pub mod delta;
+pub mod diff;
 pub mod edit;
 pub mod generation;
 pub mod key;

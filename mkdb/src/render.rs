@@ -8,6 +8,7 @@
 //! from the mapped data files into the output buffer in one pass over each record's fields
 //! (sorted by attribute); nothing else of the record is copied. Lines end in CRLF.
 
+use crate::diff::{DepKind, Dependencies};
 use crate::generation::Generation;
 use crate::query::{self, Hits, QueryError, RecordRef};
 use crate::schema::{AttrDef, AttrType, ClassDef};
@@ -97,7 +98,7 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 
 /// Writes one record in whois format.
 pub fn render_record(g: &Generation, r: RecordRef, out: &mut Vec<u8>) {
-    with_scratch(|s| write_record(g, r, None, s, out));
+    with_scratch(|s| write_record(g, r, None, s, out, None));
 }
 
 /// The id of the class whose records are personal data (`contact`), if the schema has it:
@@ -115,20 +116,25 @@ pub fn contact_class(g: &Generation) -> Option<u16> {
 pub const CONTACT_CLASS: &str = "contact";
 
 /// Writes one record in whois format; returns how many records of class `contact` (its
-/// id) were written: the record itself and every contact joined into it.
+/// id) were written: the record itself and every contact joined into it. With `deps`,
+/// notes the records it read (see [`crate::diff`]).
 fn write_record(
     g: &Generation,
     r: RecordRef,
     contact: Option<u16>,
     s: &mut Scratch,
     out: &mut Vec<u8>,
+    mut deps: Option<&mut Dependencies>,
 ) -> u32 {
     let class = g.class_of(r);
     let mut contacts = u32::from(contact == Some(class.id));
     let rec = g.record(r);
+    if let Some(d) = deps.as_deref_mut() {
+        record_deps(g, class, rec, s, d);
+    }
     let mut fields = std::mem::take(&mut s.fields);
     rec.sorted_spans(&mut fields);
-    resolve_joins(g, class, rec, &fields, s);
+    resolve_joins(g, class, rec, &fields, s, deps);
     let mut joins = 0;
     let mut runs = runs(&fields).peekable();
     for a in &class.attrs {
@@ -173,15 +179,53 @@ fn expanded_target(a: &AttrDef) -> Option<u16> {
         .filter(|_| a.expand && !a.private && a.line_label.is_some())
 }
 
+/// Notes what a record's own rendering reads: its primary key and, when the class has a
+/// `LINKED` attribute, whether anything refers to it (one key per type of referring
+/// attribute, normalised as [`Generation::is_referenced`] looks it up).
+fn record_deps(
+    g: &Generation,
+    class: &ClassDef,
+    rec: RecordView<'_>,
+    s: &mut Scratch,
+    deps: &mut Dependencies,
+) {
+    let pk = class.pk();
+    let Some(v) = rec.first_raw(pk.id) else {
+        return;
+    };
+    crate::key::exact_key_into(pk.ty, v, &mut s.key);
+    deps.add(DepKind::Record, class.id, &s.key);
+    if !class.attrs.iter().any(|a| a.ty == AttrType::Linked) {
+        return;
+    }
+    let Some(v) = rec.first(class.primary_key) else {
+        return;
+    };
+    for c in &g.schema.classes {
+        for a in c
+            .attrs
+            .iter()
+            .filter(|a| a.references.as_deref() == Some(class.name.as_str()))
+        {
+            deps.add(
+                DepKind::Linked,
+                class.id,
+                crate::key::exact_key(a.ty, v).as_bytes(),
+            );
+        }
+    }
+}
+
 /// Finds the records behind every expanded reference of a record, in rendering order
 /// (into `s.refs`), one batch per target class so that the lookups' memory accesses
-/// overlap.
+/// overlap. With `deps`, notes each key looked up.
 fn resolve_joins(
     g: &Generation,
     class: &ClassDef,
     rec: RecordView<'_>,
     fields: &[Field],
     s: &mut Scratch,
+    mut deps: Option<&mut Dependencies>,
 ) {
     s.refs.clear();
     s.targets.clear();
@@ -202,6 +246,9 @@ fn resolve_joins(
         s.ends.clear();
         for &(_, span, _) in s.refs.iter().filter(|r| r.0 == t) {
             crate::key::exact_key_into(ty, rec.value(span), &mut s.key);
+            if let Some(d) = deps.as_deref_mut() {
+                d.add(DepKind::Record, t, &s.key);
+            }
             s.keys.extend_from_slice(&s.key);
             s.ends.push(s.keys.len());
         }
@@ -325,7 +372,7 @@ pub fn render_answer(
     opts: AnswerOptions,
     out: &mut Vec<u8>,
 ) -> Result<Hits, QueryError> {
-    write_answer(g, input, opts, out).0
+    write_answer(g, input, opts, out, None).0
 }
 
 /// [`render_answer`], saying what was written instead of returning the hits: whether it
@@ -336,7 +383,29 @@ pub fn render_answer_stats(
     opts: AnswerOptions,
     out: &mut Vec<u8>,
 ) -> AnswerStats {
-    write_answer(g, input, opts, out).1
+    write_answer(g, input, opts, out, None).1
+}
+
+/// [`render_answer_stats`], also noting in `deps` (cleared first) everything the answer
+/// read, so that a cache can tell whether a later generation would answer the same (see
+/// [`crate::diff`]). The answer ends with [`last_update_line`].
+pub fn render_answer_deps(
+    g: &Generation,
+    input: &str,
+    opts: AnswerOptions,
+    out: &mut Vec<u8>,
+    deps: &mut Dependencies,
+) -> AnswerStats {
+    deps.clear();
+    write_answer(g, input, opts, out, Some(deps)).1
+}
+
+/// The last line of every answer: when `g` was published and its number.
+pub fn last_update_line(g: &Generation) -> String {
+    format!(
+        "\r\n>>> Last update of whois database: {} (generation {}) <<<\r\n",
+        g.created, g.number
+    )
 }
 
 fn write_answer(
@@ -344,14 +413,30 @@ fn write_answer(
     input: &str,
     opts: AnswerOptions,
     out: &mut Vec<u8>,
+    mut deps: Option<&mut Dependencies>,
 ) -> (Result<Hits, QueryError>, AnswerStats) {
     if opts.banner {
         out.extend_from_slice(BANNER.as_bytes());
     }
     let input = input.trim();
     let result = match query::simple_exact(&g.schema, input) {
-        Some((class, term)) => Ok(g.find_live(class, term)),
-        None => query::parse(&g.schema, input).and_then(|q| g.execute(&q, opts.limit)),
+        Some((class, term)) => {
+            if let Some(d) = deps.as_deref_mut() {
+                // The key `find_live` looks up: a "no match" changes when it appears.
+                let ty = g.schema.class_by_id(class).pk().ty;
+                let mut key = Vec::with_capacity(64);
+                crate::key::exact_key_into(ty, term.as_bytes(), &mut key);
+                d.add(DepKind::Record, class, &key);
+            }
+            Ok(g.find_live(class, term))
+        }
+        None => {
+            // Patterns, attributes, booleans and errors read more than a few keys.
+            if let Some(d) = deps.as_deref_mut() {
+                d.scan = true;
+            }
+            query::parse(&g.schema, input).and_then(|q| g.execute(&q, opts.limit))
+        }
     };
     let mut stats = AnswerStats::of(&result);
     with_scratch(|s| {
@@ -372,9 +457,14 @@ fn write_answer(
                     if i > 0 {
                         out.extend_from_slice(b"\r\n");
                     }
-                    stats.contacts = stats
-                        .contacts
-                        .saturating_add(write_record(g, r, contact, s, out));
+                    stats.contacts = stats.contacts.saturating_add(write_record(
+                        g,
+                        r,
+                        contact,
+                        s,
+                        out,
+                        deps.as_deref_mut(),
+                    ));
                 }
                 if h.more {
                     out.extend_from_slice(
@@ -392,11 +482,7 @@ fn write_answer(
         if *number != g.number || *created != g.created || last.is_empty() {
             *number = g.number;
             created.clone_from(&g.created);
-            *last = format!(
-                "\r\n>>> Last update of whois database: {} (generation {}) <<<\r\n",
-                g.created, g.number
-            )
-            .into_bytes();
+            *last = last_update_line(g).into_bytes();
         }
         out.extend_from_slice(last);
     });

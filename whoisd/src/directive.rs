@@ -32,8 +32,10 @@ pub enum Directive {
     Notify,
     /// `-quit`: end the session.
     Quit,
-    /// `-register ...`: record submission; not offered (it is not connected to the change
-    /// pipeline yet), answered with an error.
+    /// `-register on add|mod|del <maintainer-id>` ... `-register off`: record submission by
+    /// operators authenticated with `-security`, through the change spool (compare-and-swap
+    /// for mod and del; see [`crate::register`]). Offered only when the server has a spool
+    /// (`whoisd --spool`) and operators; refused with 401 to anyone not authenticated.
     Register,
     /// `-schema [area] [class..]`: attributes of classes.
     Schema,

@@ -6,7 +6,10 @@
 //!
 //! - [`session`]: the sans-I/O protocol core of both ports (bytes in, answer bytes and a
 //!   continue/close step out); [`directive`] is its table of directives; [`rwhois`] writes
-//!   the RWhois banner and dump-format answers; [`auth`] checks operator passwords.
+//!   the RWhois banner and dump-format answers; [`auth`] checks operator passwords;
+//!   [`register`] parses `-register` blocks, checks them against the schema and the served
+//!   records (compare-and-swap), and runs their submission to the change spool on its own
+//!   thread.
 //! - [`server`]: the non-blocking mio server: worker threads with `SO_REUSEPORT` listeners,
 //!   connections as state machines, bounds, idle timeout, graceful shutdown.
 //! - [`cache`]: each worker's cache of rendered port-43 answers of the generation served.
@@ -28,6 +31,7 @@ pub mod live;
 pub mod metrics;
 pub mod proxy;
 pub mod rdap;
+pub mod register;
 pub mod rwhois;
 pub mod server;
 pub mod session;

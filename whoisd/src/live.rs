@@ -12,7 +12,14 @@
 //! unchanged segments of the current one), stores it and wakes every worker so the switch
 //! happens within one interval even on an idle server. A generation that fails to open is
 //! reported once and retried; the old one keeps being served.
+//!
+//! The watcher also works out, off the event loops, what each switch changed
+//! ([`mkdb::diff::between`] the generation served and the new one) and keeps it for the last
+//! [`HISTORY`] versions, so that a worker switching from version `a` to `b`
+//! ([`LiveDb::changes`]) keeps the cached answers that cannot have changed, even across
+//! switches it did not see one by one.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,7 +27,11 @@ use std::thread;
 use std::time::Duration;
 
 use mkdb::Generation;
+use mkdb::diff::{ChangedKeys, Diff};
 use mkdb::generation::current_number;
+
+/// Switches whose changed sets are kept ([`LiveDb::changes`]).
+pub const HISTORY: usize = 64;
 
 /// Something to call after a switch: a worker's mio waker.
 pub type Notify = Box<dyn Fn() + Send + Sync>;
@@ -30,6 +41,9 @@ pub struct LiveDb {
     dir: PathBuf,
     current: Mutex<Arc<Generation>>,
     version: AtomicU64,
+    /// What the switch to each recent version changed: (version, set; `None`: unknown),
+    /// oldest first. Written under `current`'s lock, before the version is bumped.
+    history: Mutex<VecDeque<(u64, Option<Arc<ChangedKeys>>)>>,
     notify: Mutex<Vec<Notify>>,
     stop: AtomicBool,
 }
@@ -51,6 +65,7 @@ impl LiveDb {
             dir: dir.to_path_buf(),
             current: Mutex::new(Arc::new(g)),
             version: AtomicU64::new(1),
+            history: Mutex::new(VecDeque::new()),
             notify: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
         }))
@@ -81,12 +96,47 @@ impl LiveDb {
             .push(f);
     }
 
-    /// Makes `g` current and wakes every registered worker.
+    /// What the switches from version `from` to version `to` changed, one set per switch in
+    /// order; `None` when that is not known (a switch that was not a small change, or one
+    /// too old to be remembered): forget everything read from version `from`.
+    pub fn changes(&self, from: u64, to: u64) -> Option<Vec<Arc<ChangedKeys>>> {
+        if to < from || to - from > HISTORY as u64 {
+            return None;
+        }
+        let history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
+        (from + 1..=to)
+            .map(|v| {
+                history
+                    .iter()
+                    .find(|(at, _)| *at == v)
+                    .and_then(|(_, set)| set.clone())
+            })
+            .collect()
+    }
+
+    /// Makes `g` current and wakes every registered worker. What changed since the
+    /// generation served ([`mkdb::diff::between`]) is worked out here, on the caller's
+    /// thread (the watcher's), before the switch.
     pub fn switch(&self, g: Generation) {
+        let before = self.current().0;
+        let diff = mkdb::diff::between(&before, &g);
         {
             let mut cur = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+            // Only a diff from the generation actually replaced means anything.
+            let changed = match diff {
+                Diff::Changed(set) if Arc::ptr_eq(&cur, &before) => Some(Arc::new(set)),
+                _ => None,
+            };
             *cur = Arc::new(g);
-            self.version.fetch_add(1, Ordering::AcqRel);
+            let version = self.version.load(Ordering::Acquire) + 1;
+            {
+                let mut history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
+                history.push_back((version, changed));
+                while history.len() > HISTORY {
+                    history.pop_front();
+                }
+            }
+            self.version.store(version, Ordering::Release);
         }
         for f in self
             .notify

@@ -43,6 +43,14 @@ struct Args {
     /// a file of `NAME:HASH` lines (hashes from --hash-password).
     #[arg(long, value_name = "FILE")]
     operators: Option<PathBuf>,
+    /// The change spool (the directory `loader watch --changes` follows and `eppd --spool`
+    /// writes): operators authenticated with -security may then -register (add, mod, del)
+    /// records. Each registration becomes a change file, sequenced by eppd when it runs
+    /// (else appended under SPOOL/WRITER.LOCK), answered once durable, and shown by whois
+    /// once the loader publishes it. Without it (or without --operators) -register is not
+    /// offered.
+    #[arg(long, value_name = "DIR")]
+    spool: Option<PathBuf>,
     /// Health-check address for a load balancer (`ok` and close; closed at once on SIGTERM).
     #[arg(long, value_name = "ADDR")]
     health: Vec<SocketAddr>,
@@ -167,6 +175,18 @@ fn run(args: Args) -> Result<()> {
         }
         None => None,
     };
+    match (&args.spool, &operators) {
+        (Some(spool), Some(_)) => whoisd::log(&format!(
+            "operators may -register changes into the spool {}",
+            spool.display()
+        )),
+        (Some(_), None) => {
+            whoisd::log(
+                "--spool without --operators: -register is not offered (nobody may use it)",
+            );
+        }
+        _ => {}
+    }
     let rwhois_primary = args.rwhois.first().map(|a| {
         let host = args
             .primary
@@ -186,6 +206,7 @@ fn run(args: Args) -> Result<()> {
         drain_delay: args.drain_delay,
         rwhois_primary,
         answer_cache: args.answer_cache.min(1 << 20) << 20,
+        spool: args.spool.filter(|_| operators.is_some()),
         workers: args
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),

@@ -58,6 +58,12 @@ pub struct Snapshot {
     pub bytes_sent: u64,
     /// The generation served.
     pub generation: u64,
+    /// Answers served from the workers' answer caches.
+    pub answer_cache_hits: u64,
+    /// Answers the workers rendered (their cache had none, or a switch changed it).
+    pub answer_cache_misses: u64,
+    /// Cached answers dropped because a generation switch changed what they read.
+    pub answer_cache_invalidated: u64,
     /// The limiter's figures, when the process has one.
     pub limits: Option<LimitSnapshot>,
 }
@@ -102,6 +108,9 @@ impl Snapshot {
             proxy_refused: stats.proxy_refused.load(Relaxed),
             bytes_sent: totals.bytes_sent,
             generation: stats.generation.load(Relaxed),
+            answer_cache_hits: totals.answer_cache_hits,
+            answer_cache_misses: totals.answer_cache_misses,
+            answer_cache_invalidated: totals.answer_cache_invalidated,
             limits: limiter.map(|l| {
                 let c = &l.counters;
                 LimitSnapshot {
@@ -135,6 +144,9 @@ impl Snapshot {
         n("connections-refused-proxy", self.proxy_refused);
         n("bytes-sent", self.bytes_sent);
         n("serving-generation", self.generation);
+        n("answer-cache-hits", self.answer_cache_hits);
+        n("answer-cache-misses", self.answer_cache_misses);
+        n("answer-cache-invalidated", self.answer_cache_invalidated);
         let Some(l) = &self.limits else {
             line(
                 "limits",
@@ -237,6 +249,17 @@ pub fn exposition(s: &Snapshot, out: &mut String) {
         "counter",
         "Bytes written to whois and RWhois clients.",
         &[("", s.bytes_sent)],
+    );
+    family(
+        "whoisd_answer_cache_total",
+        "counter",
+        "Port-43 answers by how the worker's answer cache served them; invalidated: dropped \
+         because a generation switch changed what they read (also counted as a miss).",
+        &[
+            ("{result=\"hit\"}", s.answer_cache_hits),
+            ("{result=\"miss\"}", s.answer_cache_misses),
+            ("{result=\"invalidated\"}", s.answer_cache_invalidated),
+        ],
     );
     family(
         "whoisd_generation",

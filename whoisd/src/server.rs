@@ -56,6 +56,7 @@ use crate::cache::AnswerCache;
 use crate::limits::Limiter;
 use crate::live::LiveDb;
 use crate::metrics::{self, ProcessReport, Snapshot};
+use crate::register::{self, Registrar};
 use crate::session::{Dialect, Session, SessionConfig, StatusReport, Step};
 
 /// Default bytes of answers each worker caches ([`ServerConfig::answer_cache`]).
@@ -142,6 +143,9 @@ pub struct ServerConfig {
     /// Bytes of rendered port-43 answers each worker keeps for queries asked again
     /// ([`AnswerCache`]; 0: none).
     pub answer_cache: usize,
+    /// The change spool (`SPOOL`, as `loader watch --changes` and `eppd --spool` name it):
+    /// with it, operators may `-register` ([`crate::register`]); `None`: not offered.
+    pub spool: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -164,6 +168,7 @@ impl Default for ServerConfig {
             session: SessionConfig::default(),
             rwhois_primary: None,
             answer_cache: DEFAULT_ANSWER_CACHE,
+            spool: None,
         }
     }
 }
@@ -191,6 +196,13 @@ pub struct Counters {
     pub contacts: AtomicU64,
     /// Bytes written to whois and RWhois clients.
     pub bytes_sent: AtomicU64,
+    /// The worker's answer cache: answers served from it, rendered, and dropped because a
+    /// generation switch changed what they read (stored once per loop turn).
+    pub answer_cache_hits: AtomicU64,
+    /// See [`Counters::answer_cache_hits`].
+    pub answer_cache_misses: AtomicU64,
+    /// See [`Counters::answer_cache_hits`].
+    pub answer_cache_invalidated: AtomicU64,
 }
 
 /// The sums of every worker's [`Counters`] at one moment.
@@ -205,6 +217,9 @@ pub struct Totals {
     pub records: u64,
     pub contacts: u64,
     pub bytes_sent: u64,
+    pub answer_cache_hits: u64,
+    pub answer_cache_misses: u64,
+    pub answer_cache_invalidated: u64,
 }
 
 /// Counters of one process, updated with Relaxed atomics (no lock); read by `-status` for
@@ -284,6 +299,9 @@ impl Stats {
             t.records += n(&c.records);
             t.contacts += n(&c.contacts);
             t.bytes_sent += n(&c.bytes_sent);
+            t.answer_cache_hits += n(&c.answer_cache_hits);
+            t.answer_cache_misses += n(&c.answer_cache_misses);
+            t.answer_cache_invalidated += n(&c.answer_cache_invalidated);
         }
         t
     }
@@ -418,9 +436,11 @@ impl Server {
             Arc::clone(&self.shared.stats),
             self.config.limiter.clone(),
         ));
+        let register = self.config.spool.is_some();
         let whois = Arc::new(SessionConfig {
             dialect: Protocol::Whois.dialect(),
             status_report: Some(Arc::clone(&report)),
+            register,
             ..self.config.session.clone()
         });
         let rwhois = Arc::new(SessionConfig {
@@ -428,8 +448,31 @@ impl Server {
             primary: (self.config.rwhois_primary.clone())
                 .unwrap_or_else(|| self.config.session.primary.clone()),
             status_report: Some(report),
+            register,
             ..self.config.session.clone()
         });
+        // Registrations: one completion queue per worker, fed by the registrar thread,
+        // which wakes the worker's event loop after each result.
+        let (done_tx, mut done_rx): (Vec<_>, Vec<_>) = (0..self.workers.len())
+            .map(|_| std::sync::mpsc::channel::<register::Done>())
+            .unzip();
+        let registrar = match &self.config.spool {
+            Some(dir) => {
+                let workers = done_tx
+                    .into_iter()
+                    .zip(&self.shared.wakers)
+                    .map(|(tx, waker)| {
+                        let waker = Arc::clone(waker);
+                        let wake: register::Wake = Arc::new(move || {
+                            let _ = waker.wake();
+                        });
+                        (tx, wake)
+                    })
+                    .collect();
+                Some(Registrar::start(dir, workers, self.config.session.now)?)
+            }
+            None => None,
+        };
         let mut threads = Vec::new();
         for (i, (poll, listeners)) in self.workers.into_iter().enumerate() {
             let mut worker = Worker {
@@ -456,6 +499,9 @@ impl Server {
                 accept_paused_until: None,
                 lame_duck_until: None,
                 draining_until: None,
+                registrar: registrar.clone(),
+                completions: done_rx.remove(0),
+                next_ticket: 0,
             };
             threads.push(
                 thread::Builder::new()
@@ -484,6 +530,9 @@ enum Phase {
     Http,
     /// Reading input and answering.
     Open,
+    /// A registration is out on the registrar thread: nothing is read or fed until its
+    /// result comes back through the worker's completion queue ([`register::Done`]).
+    Registering,
     /// The session ended: send what is left, then close.
     Closing,
 }
@@ -517,6 +566,8 @@ struct Conn {
     line_has_content: bool,
     /// The limiter this connection was counted by (released when it closes).
     limiter: Option<Arc<Limiter>>,
+    /// The ticket of the registration this connection waits for ([`Phase::Registering`]).
+    awaiting: Option<u64>,
 }
 
 impl Conn {
@@ -546,6 +597,7 @@ impl Conn {
             answered: false,
             line_has_content: false,
             limiter: None,
+            awaiting: None,
         }
     }
 }
@@ -582,6 +634,7 @@ impl Conn {
             && self.phase == Phase::Open
             && self.answered
             && !self.session.holdconnect()
+            && !self.session.in_register_block()
             && self.is_quiet()
     }
 
@@ -707,7 +760,9 @@ impl Conn {
                 self.line_has_content = rest[..end].iter().any(|b| !b.is_ascii_whitespace());
             }
             if completes && self.line_has_content {
-                if !self.charge(stats) {
+                // The lines of an operator's register block are bounded by the block, not
+                // charged as queries.
+                if !self.session.in_register_block() && !self.charge(stats) {
                     return;
                 }
                 self.line_has_content = false;
@@ -730,6 +785,11 @@ impl Conn {
                 self.phase = Phase::Closing;
                 self.in_pos = self.input.len();
                 break;
+            }
+            if self.session.awaiting_registration() {
+                // Nothing more is fed (or read) until the registration's result is back.
+                self.phase = Phase::Registering;
+                return;
             }
         }
         if self.in_pos == self.input.len() {
@@ -824,6 +884,9 @@ macro_rules! ctx {
             stats: &$w.shared.stats,
             counters: $w.shared.stats.worker($w.index),
             cache: &mut $w.cache,
+            worker: $w.index,
+            registrar: $w.registrar.as_ref(),
+            next_ticket: &mut $w.next_ticket,
         }
     };
 }
@@ -841,6 +904,12 @@ struct Ctx<'w> {
     /// This worker's query counters.
     counters: &'w Counters,
     cache: &'w mut AnswerCache,
+    /// This worker's index (where registration results come back).
+    worker: usize,
+    /// Runs registrations off the event loop (with a change spool).
+    registrar: Option<&'w Registrar>,
+    /// The next registration ticket of this worker.
+    next_ticket: &'w mut u64,
 }
 
 /// What a readiness event said about a connection (everything, when it is driven without
@@ -871,7 +940,54 @@ impl Ready {
 impl Ctx<'_> {
     /// Drives one connection: first its PROXY header, if it owes one, or its HTTP request
     /// on the metrics port; then the session (or the sending of the metrics).
-    fn drive(&mut self, conn: &mut Conn, ready: Ready) -> Fate {
+    fn drive(&mut self, key: usize, conn: &mut Conn, ready: Ready) -> Fate {
+        loop {
+            let fate = self.drive_once(conn, ready);
+            if fate == Fate::Drop || conn.phase != Phase::Registering || conn.awaiting.is_some() {
+                return fate;
+            }
+            // The session produced a registration: queue it, or answer "busy" and go on.
+            self.dispatch(key, conn);
+            if conn.awaiting.is_some() {
+                return Fate::Keep;
+            }
+        }
+    }
+
+    /// Hands the connection's registration to the registrar thread (the connection, slab
+    /// key `key`, then waits in [`Phase::Registering`]); when the queue is full, answers
+    /// that the server is busy at once.
+    fn dispatch(&mut self, key: usize, conn: &mut Conn) {
+        let Some(submission) = conn.session.take_registration() else {
+            // Not reached (only this takes registrations); end the wait all the same.
+            let e = register::RegError::busy();
+            complete(
+                conn,
+                register::Outcome::Failed(e),
+                self.serving,
+                self.counters,
+            );
+            return;
+        };
+        let ticket = *self.next_ticket;
+        *self.next_ticket += 1;
+        if let Some(registrar) = self.registrar {
+            let job = register::Job {
+                worker: self.worker,
+                key,
+                ticket,
+                submission,
+            };
+            if registrar.try_submit(job).is_ok() {
+                conn.awaiting = Some(ticket);
+                return;
+            }
+        }
+        let outcome = register::Outcome::Failed(register::RegError::busy());
+        complete(conn, outcome, self.serving, self.counters);
+    }
+
+    fn drive_once(&mut self, conn: &mut Conn, ready: Ready) -> Fate {
         if conn.phase == Phase::Http {
             match read_http_request(conn, self.buf) {
                 Ok(None) => return Fate::Keep,
@@ -960,9 +1076,25 @@ struct Worker {
     lame_duck_until: Option<Instant>,
     /// Listeners closed: connections finish until then.
     draining_until: Option<Instant>,
+    /// Runs registrations off the event loop (with a change spool).
+    registrar: Option<Registrar>,
+    /// Results of this worker's registrations (the registrar wakes the poll after each).
+    completions: std::sync::mpsc::Receiver<register::Done>,
+    /// The next registration ticket.
+    next_ticket: u64,
 }
 
 impl Worker {
+    /// Makes the answer cache's counters visible to `-status` and the metrics page.
+    fn publish_cache_counts(&self) {
+        let c = self.cache.stats();
+        let mine = self.shared.stats.worker(self.index);
+        mine.answer_cache_hits.store(c.hits, Ordering::Relaxed);
+        mine.answer_cache_misses.store(c.misses, Ordering::Relaxed);
+        mine.answer_cache_invalidated
+            .store(c.invalidated, Ordering::Relaxed);
+    }
+
     fn run(&mut self) -> io::Result<()> {
         for (i, (_, l)) in self.listeners.iter_mut().enumerate() {
             if let Some(l) = l {
@@ -986,10 +1118,14 @@ impl Worker {
                 _ => {}
             }
             if self.live.version() != self.serving.1 {
+                let from = self.serving.1;
                 self.serving = self.live.current();
-                self.cache.clear();
+                // Cached answers that cannot have changed stay (checked when next found).
+                let changes = self.live.changes(from, self.serving.1);
+                self.cache.switch(&self.serving.0, changes.as_deref());
                 (self.shared.stats.generation).store(self.serving.0.number, Ordering::Relaxed);
             }
+            self.publish_cache_counts();
             if self.lame_duck_until.is_none() && self.shared.shutdown.load(Ordering::Acquire) {
                 self.close_listeners(|p| p == Protocol::Health);
                 self.lame_duck_until = Some(Instant::now() + self.drain_delay);
@@ -1008,6 +1144,7 @@ impl Worker {
                     Token(key) => self.drive(key, Ready::of(ev)),
                 }
             }
+            self.complete_registrations();
             let now = Instant::now();
             if now >= next_sweep {
                 self.sweep(now);
@@ -1040,8 +1177,25 @@ impl Worker {
             return;
         };
         let mut ctx = ctx!(self);
-        if ctx.drive(conn, ready) == Fate::Drop {
+        if ctx.drive(key, conn, ready) == Fate::Drop {
             self.remove(key);
+        }
+    }
+
+    /// Answers the registrations whose results came back (the registrar woke the poll),
+    /// and drives their connections on. A result for a connection that is gone, or whose
+    /// key now belongs to another connection (the ticket differs), is dropped.
+    fn complete_registrations(&mut self) {
+        while let Ok(done) = self.completions.try_recv() {
+            let Some(conn) = self.conns.get_mut(done.key) else {
+                continue;
+            };
+            if conn.awaiting != Some(done.ticket) {
+                continue;
+            }
+            let counters = self.shared.stats.worker(self.index);
+            complete(conn, done.outcome, &self.serving.0, counters);
+            self.drive(done.key, Ready::ANY);
         }
     }
 
@@ -1114,6 +1268,8 @@ impl Worker {
         );
         // Most clients send their query at once: answer it before involving the poller,
         // so a whole exchange can end here without a registration.
+        // The slab key the connection will get (nothing is inserted before it is).
+        let key = self.conns.vacant_key();
         let mut ctx = ctx!(self);
         if !proxied && ctx.admit_client(&mut conn) {
             conn.session.greeting(&mut conn.out);
@@ -1124,7 +1280,7 @@ impl Worker {
             readable: true,
             closed: false,
         };
-        if ctx.drive(&mut conn, first) == Fate::Drop {
+        if ctx.drive(key, &mut conn, first) == Fate::Drop {
             stats.open.fetch_sub(1, Ordering::Relaxed);
             return;
         }
@@ -1157,8 +1313,9 @@ impl Worker {
             Phase::Http,
             0,
         );
+        let key = self.conns.vacant_key();
         let mut ctx = ctx!(self);
-        if ctx.drive(&mut conn, Ready::ANY) == Fate::Drop {
+        if ctx.drive(key, &mut conn, Ready::ANY) == Fate::Drop {
             return;
         }
         let entry = self.conns.vacant_entry();
@@ -1178,13 +1335,33 @@ impl Worker {
     fn sweep(&mut self, now: Instant) {
         let mut expired = Vec::new();
         let mut done = Vec::new();
+        let mut stuck = Vec::new();
         for (key, conn) in &self.conns {
             let idle = now.duration_since(conn.last_active);
-            if conn.after_directive() && idle >= self.directive_wait {
+            if conn.phase == Phase::Registering {
+                // The server, not the client, is slow: only a registrar that never answers
+                // ends the wait.
+                if idle >= register::MAX_WAIT.max(self.idle_timeout) {
+                    stuck.push(key);
+                }
+            } else if conn.after_directive() && idle >= self.directive_wait {
                 done.push(key);
             } else if idle >= self.idle_timeout {
                 expired.push(key);
             }
+        }
+        for key in stuck {
+            if let Some(conn) = self.conns.get_mut(key) {
+                let e = register::RegError::unknown_result();
+                let counters = self.shared.stats.worker(self.index);
+                complete(
+                    conn,
+                    register::Outcome::Failed(e),
+                    &self.serving.0,
+                    counters,
+                );
+            }
+            self.drive(key, Ready::ANY);
         }
         for key in done {
             if let Some(conn) = self.conns.get_mut(key) {
@@ -1256,6 +1433,26 @@ impl Worker {
             self.drive(key, Ready::ANY);
         }
     }
+}
+
+/// Answers a connection's registration with its `outcome` (the session writes it and
+/// feeds what it held meanwhile) and lets the connection go on.
+fn complete(conn: &mut Conn, outcome: register::Outcome, g: &Generation, counters: &Counters) {
+    conn.awaiting = None;
+    let before = conn.out.len();
+    let step = conn
+        .session
+        .complete_registration(outcome, g, &mut conn.out);
+    conn.phase = Phase::Open;
+    if step == Step::Close {
+        conn.phase = Phase::Closing;
+        conn.in_pos = conn.input.len();
+    }
+    conn.last_active = Instant::now();
+    if conn.out.len() > before {
+        conn.answered = true;
+    }
+    conn.account(before, counters);
 }
 
 /// Is `ip` (an IPv4-mapped IPv6 address counting as IPv4) in one of `nets`?

@@ -39,8 +39,13 @@
 //! session ([`crate::auth`] checks the argon2id hash); a wrong password or unknown name gets
 //! `%error 353 Authentication Failed` and closes the connection; `-security off` ends the
 //! operator session. Operators may `-xfer` (as may peers with [`SessionConfig::xfer_allowed`]).
-//! `-register` is not offered: it is refused with 401 to everyone else and with 400 to
-//! operators, since it is not connected to the change pipeline yet. An operator's `-status`
+//! Operators may `-register` when the server has a change spool ([`SessionConfig::register`];
+//! everyone else gets 401, and without a spool it is not offered: 400): the block's lines
+//! are collected up to `-register off`, parsed and checked against the served generation
+//! ([`crate::register`]), and the change is handed to the caller
+//! ([`Session::take_registration`]), which submits it off the event loop and gives the
+//! result back with [`Session::complete_registration`]; meanwhile the session takes no
+//! input (what arrives is held, bounded). An operator's `-status`
 //! adds the process's counters and limits ([`StatusReport`]); nobody else sees other
 //! clients' activity.
 //!
@@ -65,6 +70,7 @@ use mkdb::schema::{AttrType, ClassDef, IndexKind};
 use crate::auth::Operators;
 use crate::cache::AnswerCache;
 use crate::directive::Directive;
+use crate::register::{self, RegError};
 use crate::rwhois;
 
 /// Default longest accepted input line, in bytes (terminator excluded).
@@ -122,6 +128,9 @@ pub struct SessionConfig {
     /// Process-wide figures (counters, limits) that `-status` adds for authenticated
     /// operators; other clients never see them. The server sets it.
     pub status_report: Option<Arc<dyn StatusReport>>,
+    /// The server submits registrations to a change spool (`whoisd --spool`): `-register`
+    /// is offered (to operators, so only with [`Self::operators`]). The server sets it.
+    pub register: bool,
 }
 
 /// Figures about the whole process for an operator's `-status`: each is written as one
@@ -188,6 +197,7 @@ impl Default for SessionConfig {
             hostmaster: "hostmaster@nic.coop".into(),
             now: system_now,
             status_report: None,
+            register: false,
         }
     }
 }
@@ -196,14 +206,14 @@ impl SessionConfig {
     /// Does a session with this configuration offer `d`, i.e. list it in `-directive` and
     /// set its bit in the RWhois capability ID? `-rwhois` only in the RWhois dialect,
     /// `-security` only with operators, `-xfer` only when someone on this connection could
-    /// use it (an allowed mirror, or an operator after authenticating), `-register` never
-    /// (not connected to the change pipeline yet).
+    /// use it (an allowed mirror, or an operator after authenticating), `-register` only
+    /// with a change spool and operators (who alone may use it).
     pub fn offers(&self, d: Directive) -> bool {
         match d {
             Directive::Rwhois => self.dialect == Dialect::Rwhois,
             Directive::Security => self.operators.is_some(),
             Directive::Xfer => self.xfer_allowed || self.operators.is_some(),
-            Directive::Register => false,
+            Directive::Register => self.register && self.operators.is_some(),
             _ => true,
         }
     }
@@ -258,7 +268,20 @@ pub struct Session {
     closed: bool,
     /// Answers since the last [`Session::take_tally`].
     tally: AnswerTally,
+    /// The `-register` block being received.
+    block: Option<register::Block>,
+    /// A registration ready for the caller ([`Session::take_registration`]).
+    submission: Option<register::Submission>,
+    /// A registration is out (from `-register off` until its completion): the option and
+    /// the key, for the answer.
+    awaiting: Option<(register::Op, String)>,
+    /// Input received while a registration is out, fed after its completion.
+    held: Vec<u8>,
 }
+
+/// Most bytes a caller may feed while a registration is out (the server feeds nothing
+/// meanwhile; the rest of the input that held the `-register off` is always kept).
+const MAX_HELD: usize = 64 * 1024;
 
 /// A directive's failure: RWhois code, its standard text, an optional explanation, and
 /// whether the connection closes after it.
@@ -293,6 +316,25 @@ impl Fail {
 }
 
 type Answer = Result<Step, Fail>;
+
+impl From<RegError> for Fail {
+    fn from(e: RegError) -> Fail {
+        Fail {
+            code: e.code,
+            text: e.text,
+            detail: Some(e.detail),
+            close: e.close,
+        }
+    }
+}
+
+/// RFC 2167's maintainer ID is an e-mail address: `local@domain`, one word.
+fn is_email(s: &str) -> bool {
+    s.len() <= 254
+        && s.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        })
+}
 
 /// Writes a response line: `% keyword rest` (port 43) or `%keyword rest` (RWhois), without
 /// the space and `rest` when `rest` is empty.
@@ -378,6 +420,10 @@ impl Session {
             operator: None,
             closed: false,
             tally: AnswerTally::default(),
+            block: None,
+            submission: None,
+            awaiting: None,
+            held: Vec::new(),
         }
     }
 
@@ -448,8 +494,22 @@ impl Session {
         if self.closed {
             return Step::Close;
         }
+        if self.awaiting.is_some() {
+            // A registration is out: nothing is answered before its result.
+            if self.held.len() + input.len() > MAX_HELD {
+                return self.reject(out, "too much input while a registration is running");
+            }
+            self.held.extend_from_slice(input);
+            return Step::Continue;
+        }
         let mut rest = input;
         while !rest.is_empty() {
+            if self.awaiting.is_some() {
+                // The line just answered handed out a registration: the rest of this input
+                // waits for its result.
+                self.held.extend_from_slice(rest);
+                break;
+            }
             let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
                 if self.buf.len() + rest.len() > self.config.max_line + 1 {
                     return self.reject_too_long(out);
@@ -502,7 +562,85 @@ impl Session {
         self.closed = true;
         self.buf = Vec::new();
         self.operator = None;
+        self.block = None;
+        self.held = Vec::new();
         Step::Close
+    }
+
+    /// Is a `-register` block being received (between `-register on` and `-register off`)?
+    /// Its lines are record lines, not queries.
+    pub fn in_register_block(&self) -> bool {
+        self.block.is_some()
+    }
+
+    /// Is a registration out (taken or not yet taken, not yet completed)? The session
+    /// then answers nothing: input is held until [`Self::complete_registration`].
+    pub fn awaiting_registration(&self) -> bool {
+        self.awaiting.is_some()
+    }
+
+    /// The registration a `-register off` produced, for the caller to submit (off its event
+    /// loop) and then to answer with [`Self::complete_registration`].
+    pub fn take_registration(&mut self) -> Option<register::Submission> {
+        self.submission.take()
+    }
+
+    /// Answers the registration that was out with its `outcome`: `%register ID:<key>`
+    /// (add) or `%register Updated:<time-stamp>` (mod) and `%ok`, or the error; then feeds
+    /// the input held meanwhile. Without a registration out, does nothing.
+    pub fn complete_registration(
+        &mut self,
+        outcome: register::Outcome,
+        g: &Generation,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        let Some((op, key)) = self.awaiting.take() else {
+            return if self.closed {
+                Step::Close
+            } else {
+                Step::Continue
+            };
+        };
+        self.submission = None;
+        let d = self.config.dialect;
+        match outcome {
+            register::Outcome::Recorded { sequence, via_eppd } => {
+                note(
+                    d,
+                    out,
+                    &format!(
+                        "change {sequence} is recorded in the change spool{}; whois shows it                          once the loader publishes it (normally within a second)",
+                        if via_eppd { " (sequenced by eppd)" } else { "" }
+                    ),
+                );
+                match op {
+                    register::Op::Add => rec(d, out, "register", &format!("ID:{key}")),
+                    register::Op::Mod => {
+                        let now = mkdb::generation::rfc3339((self.config.now)());
+                        let stamp = rwhois::time_stamp(&now, 0);
+                        rec(d, out, "register", &format!("Updated:{stamp}"));
+                    }
+                    register::Op::Del => {}
+                }
+                out.extend_from_slice(b"%ok\r\n");
+            }
+            register::Outcome::Failed(e) => {
+                if self.fail(&Fail::from(e), out) == Step::Close {
+                    return self.close();
+                }
+            }
+        }
+        let held = std::mem::take(&mut self.held);
+        self.feed_cached(&held, g, None, out)
+    }
+
+    /// Writes a directive's failure (explanation, `%error` line); whether to close.
+    fn fail(&self, f: &Fail, out: &mut Vec<u8>) -> Step {
+        if let Some(d) = &f.detail {
+            note(self.config.dialect, out, d);
+        }
+        out.extend_from_slice(format!("%error {} {}\r\n", f.code, f.text).as_bytes());
+        if f.close { Step::Close } else { Step::Continue }
     }
 
     fn reject(&mut self, out: &mut Vec<u8>, why: &str) -> Step {
@@ -547,17 +685,14 @@ impl Session {
         if text.is_empty() {
             return Step::Continue;
         }
+        if self.block.is_some() {
+            return self.block_line(text, g, out);
+        }
         if let Some(body) = text.strip_prefix('-') {
             self.tally.directives += 1;
             return match self.directive(body, g, out) {
                 Ok(step) => step,
-                Err(f) => {
-                    if let Some(d) = &f.detail {
-                        note(self.config.dialect, out, d);
-                    }
-                    out.extend_from_slice(format!("%error {} {}\r\n", f.code, f.text).as_bytes());
-                    if f.close { Step::Close } else { Step::Continue }
-                }
+                Err(f) => self.fail(&f, out),
             };
         }
         match self.config.dialect {
@@ -624,7 +759,7 @@ impl Session {
                 }
                 Step::Close
             }
-            Directive::Register => return Err(self.register()),
+            Directive::Register => self.register(&args)?,
             Directive::Schema => self.schema(&args, g, out)?,
             Directive::Soa => self.soa(&args, g, out)?,
             Directive::Status => self.status(&args, g, out)?,
@@ -871,17 +1006,95 @@ impl Session {
         })
     }
 
-    /// `-register` is not offered: unauthenticated clients are not authorised (401); an
-    /// operator learns it is not connected yet (400), and nothing changes.
-    fn register(&self) -> Fail {
+    /// `-register on add|mod|del <maintainer-id>` (RFC 2167 section 3.3.9): opens a block
+    /// (answered `%ok`; the record lines follow, then `-register off`, see
+    /// [`Self::block_line`]). Only for authenticated operators (401 otherwise), and only
+    /// where offered, i.e. with a change spool (400 otherwise).
+    fn register(&mut self, args: &[&str]) -> Answer {
+        const USAGE: &str =
+            "-register on add|mod|del <maintainer-id>, then the record lines, then -register off";
         if self.operator.is_none() {
-            return Fail::new(401, "Not Authorized For Directive")
-                .because("registration is for authenticated operators only; registrars use EPP");
+            return Err(Fail::new(401, "Not Authorized For Directive").because(
+                "registration is for operators authenticated with -security; registrars use EPP",
+            ));
         }
-        Fail::new(400, "Directive Not Available").because(
-            "-register is not connected to the registry's change pipeline yet: nothing was \
-             changed; edit the source tree and run loader compile instead",
-        )
+        if !self.config.offers(Directive::Register) {
+            return Err(Fail::new(400, "Directive Not Available").because(
+                "this server has no change spool (whoisd --spool), so -register is not \
+                 available here: nothing was changed",
+            ));
+        }
+        match args {
+            [on, op, maintainer] if on.eq_ignore_ascii_case("on") => {
+                let Some(op) = register::Op::parse(op) else {
+                    return Err(Fail::syntax(USAGE));
+                };
+                if !is_email(maintainer) {
+                    return Err(Fail::syntax(USAGE)
+                        .because("the maintainer ID is an e-mail address (user@example.coop)"));
+                }
+                self.block = Some(register::Block::new(op, maintainer));
+                Ok(Step::Continue)
+            }
+            [off] if off.eq_ignore_ascii_case("off") => {
+                Err(Fail::syntax(USAGE).because("-register off without -register on"))
+            }
+            _ => Err(Fail::syntax(USAGE)),
+        }
+    }
+
+    /// A line inside a `-register` block: `-register off` ends it (the block is checked
+    /// against the served generation and the registration handed out, or refused at once),
+    /// `-quit` abandons it (nothing changes) and closes; every other line is a record line
+    /// (a stray directive makes the block fail at `-register off`).
+    fn block_line(&mut self, text: &str, g: &Generation, out: &mut Vec<u8>) -> Step {
+        if let Some(body) = text.strip_prefix('-') {
+            let (name, rest) = split_word(body);
+            let args: Vec<&str> = rest.split_whitespace().collect();
+            if name.eq_ignore_ascii_case("register")
+                && matches!(args[..], [w] if w.eq_ignore_ascii_case("off"))
+            {
+                self.tally.directives += 1;
+                return self.end_block(g, out);
+            }
+            if name.eq_ignore_ascii_case("quit") && args.is_empty() {
+                self.tally.directives += 1;
+                out.extend_from_slice(b"%ok\r\n");
+                return Step::Close;
+            }
+        }
+        if let Some(block) = &mut self.block {
+            block.push(text);
+        }
+        Step::Continue
+    }
+
+    /// `-register off`: the block parsed and planned; an error or "unchanged" is answered
+    /// now, a change is handed out ([`Self::take_registration`]) and answered on completion.
+    fn end_block(&mut self, g: &Generation, out: &mut Vec<u8>) -> Step {
+        let Some(block) = self.block.take() else {
+            return Step::Continue;
+        };
+        let operator = self.operator.clone().unwrap_or_default();
+        let planned = register::parse(&g.schema, &self.config.authority, &block)
+            .and_then(|p| register::plan(g, &p, &operator, &block.maintainer));
+        match planned {
+            Err(e) => self.fail(&Fail::from(e), out),
+            Ok(register::Plan::Unchanged) => {
+                note(
+                    self.config.dialect,
+                    out,
+                    "the new record is the record served: nothing to change",
+                );
+                out.extend_from_slice(b"%ok\r\n");
+                Step::Continue
+            }
+            Ok(register::Plan::Submit(s)) => {
+                self.awaiting = Some((s.op, s.change.key.clone()));
+                self.submission = Some(s);
+                Step::Continue
+            }
+        }
     }
 
     fn notify(args: &[&str]) -> Answer {
@@ -1801,7 +2014,7 @@ mod tests {
     }
 
     #[test]
-    fn register_after_authentication_is_a_clear_error() {
+    fn register_without_a_spool_is_a_clear_error() {
         let cfg = operator_config();
         let script = format!(
             "-security on request password alice {PASSWORD}\r\n\
@@ -1810,16 +2023,266 @@ mod tests {
         let (out, step) = run_with(&cfg, script.as_bytes());
         assert_eq!(step, Step::Continue);
         assert!(out.starts_with("%ok\r\n"));
-        assert!(
-            out.contains("not connected to the registry's change pipeline yet"),
-            "{out}"
-        );
+        assert!(out.contains("no change spool (whoisd --spool)"), "{out}");
         assert!(out.contains("nothing was changed"));
         assert_eq!(last_line(&out), "%error 400 Directive Not Available");
         assert_eq!(out.matches("%ok").count(), 1, "no pretended success");
         // Unauthenticated: still 401, with operators configured or not.
         let (out, _) = run_with(&cfg, b"-register on add hostmaster@nic.coop\r\n");
         assert_eq!(last_line(&out), "%error 401 Not Authorized For Directive");
+    }
+
+    /// Operators, and a change spool: `-register` offered.
+    fn register_config(dialect: Dialect) -> SessionConfig {
+        SessionConfig {
+            dialect,
+            register: true,
+            operators: Some(operators()),
+            ..config()
+        }
+    }
+
+    fn login() -> String {
+        format!("-security on request password alice {PASSWORD}\r\n")
+    }
+
+    /// test.coop in the dump display, CRLF lines.
+    fn test_coop_dump() -> String {
+        let c = db().schema.class("domain").unwrap();
+        let r = db().find(c.id, "test.coop").unwrap();
+        let mut out = Vec::new();
+        rwhois::dump_record(db(), r, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn register_is_offered_with_a_spool_and_operators() {
+        let cfg = register_config(Dialect::Whois);
+        assert!(cfg.offers(Directive::Register));
+        let (out, _) = run_with(&cfg, b"-directive register\r\n");
+        assert_eq!(last_line(&out), "%ok");
+        // Not without operators (nobody could use it), nor without a spool.
+        let no_ops = SessionConfig {
+            operators: None,
+            ..cfg
+        };
+        assert!(!no_ops.offers(Directive::Register));
+        assert!(!operator_config().offers(Directive::Register));
+        let rw = register_config(Dialect::Rwhois);
+        assert_eq!(rw.capability_id() & 0x100, 0x100);
+        assert_eq!(rwhois_config().capability_id() & 0x100, 0);
+    }
+
+    #[test]
+    fn register_add_is_handed_out_then_answered() {
+        let cfg = register_config(Dialect::Whois);
+        let mut s = Session::new(&cfg);
+        let mut out = Vec::new();
+        let dump = test_coop_dump().replace("TEST.COOP", "NEW-ONE.COOP");
+        let script = format!(
+            "{}-register on add hostmaster@nic.coop\r\n{dump}-register off\r\n-status\r\n",
+            login()
+        );
+        assert_eq!(s.feed(script.as_bytes(), db(), &mut out), Step::Continue);
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert_eq!(text, "%ok\r\n%ok\r\n", "nothing answered before the result");
+        assert!(s.awaiting_registration());
+        assert!(!s.in_register_block());
+        let sub = s.take_registration().expect("a registration");
+        assert_eq!(sub.change.key, "NEW-ONE.COOP");
+        assert_eq!(sub.operator, "alice");
+        assert!(s.take_registration().is_none(), "taken once");
+        // More input while it is out is held, not answered.
+        assert_eq!(s.feed(b"-X-date\r\n", db(), &mut out), Step::Continue);
+        assert_eq!(out.len(), 10);
+        let outcome = register::Outcome::Recorded {
+            sequence: 7,
+            via_eppd: false,
+        };
+        assert_eq!(
+            s.complete_registration(outcome, db(), &mut out),
+            Step::Continue
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("% change 7 is recorded in the change spool; whois shows it"),
+            "{text}"
+        );
+        assert!(
+            text.contains("% register ID:NEW-ONE.COOP\r\n%ok\r\n% status limit:"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("% X-date 2001-09-09T01:46:40Z\r\n%ok\r\n"),
+            "{text}"
+        );
+        assert!(!s.awaiting_registration());
+    }
+
+    #[test]
+    fn register_mod_and_del_in_rwhois() {
+        let cfg = register_config(Dialect::Rwhois);
+        let d = test_coop_dump();
+        let new = d.replace("Domain-Status:ok", "Domain-Status:clientHold");
+        let mut s = Session::new(&cfg);
+        let mut out = Vec::new();
+        let script = format!(
+            "{}-register on mod m@nic.coop\r\n{d}_NEW_\r\n{new}-register off\r\n",
+            login()
+        );
+        s.feed(script.as_bytes(), db(), &mut out);
+        let sub = s.take_registration().expect("a registration");
+        assert!(sub.change.base.is_some());
+        let outcome = register::Outcome::Recorded {
+            sequence: 8,
+            via_eppd: true,
+        };
+        s.complete_registration(outcome, db(), &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(
+                "%info on\r\nchange 8 is recorded in the change spool (sequenced by eppd);"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("\r\n%register Updated:20010909014640000\r\n%ok\r\n"),
+            "{text}"
+        );
+        // A refusal that comes back (eppd's conflict) is an error, the session goes on.
+        let mut s = Session::new(&cfg);
+        let mut out = Vec::new();
+        let script = format!(
+            "{}-register on del m@nic.coop\r\n{d}-register off\r\n",
+            login()
+        );
+        s.feed(script.as_bytes(), db(), &mut out);
+        assert_eq!(
+            s.take_registration().unwrap().change.action,
+            mkdb::change::Action::Delete
+        );
+        let refused = register::Outcome::Failed(RegError {
+            code: 325,
+            text: "Failed To Update Outdated Object",
+            detail: "eppd refused".into(),
+            close: false,
+        });
+        assert_eq!(
+            s.complete_registration(refused, db(), &mut out),
+            Step::Continue
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            last_line(&text),
+            "%error 325 Failed To Update Outdated Object"
+        );
+        // Busy (501) closes.
+        let mut s = Session::new(&cfg);
+        let mut out = Vec::new();
+        s.feed(script.as_bytes(), db(), &mut out);
+        let busy = register::Outcome::Failed(RegError::busy());
+        assert_eq!(s.complete_registration(busy, db(), &mut out), Step::Close);
+        assert_eq!(
+            last_line(&String::from_utf8(out).unwrap()),
+            "%error 501 Service Not Available"
+        );
+    }
+
+    #[test]
+    fn register_refusals() {
+        let cfg = register_config(Dialect::Whois);
+        let d = test_coop_dump();
+        let run_reg = |script: &str| {
+            let mut s = Session::new(&cfg);
+            let mut out = Vec::new();
+            let step = s.feed(script.as_bytes(), db(), &mut out);
+            assert!(s.take_registration().is_none(), "{script}");
+            (String::from_utf8(out).unwrap(), step)
+        };
+        // Not authenticated: 401, and the record lines that follow are queries.
+        let (out, _) = run_reg("-register on add m@nic.coop\r\n");
+        assert_eq!(last_line(&out), "%error 401 Not Authorized For Directive");
+        let l = login();
+        for (script, want) in [
+            (
+                format!("{l}-register off\r\n"),
+                "%error 338 Invalid Directive Syntax",
+            ),
+            (
+                format!("{l}-register on add\r\n"),
+                "%error 338 Invalid Directive Syntax",
+            ),
+            (
+                format!("{l}-register on put m@x\r\n"),
+                "%error 338 Invalid Directive Syntax",
+            ),
+            (
+                format!("{l}-register on add nobody\r\n"),
+                "%error 338 Invalid Directive Syntax",
+            ),
+            (
+                format!("{l}-register add m@x\r\n"),
+                "%error 338 Invalid Directive Syntax",
+            ),
+            (
+                format!("{l}-register on add m@x\r\n-status\r\n{d}-register off\r\n"),
+                "%error 338 Invalid Directive Syntax",
+            ),
+            (
+                format!(
+                    "{l}-register on del m@x\r\n{}-register off\r\n",
+                    d.replace("Domain-Status:ok", "Domain-Status:inactive")
+                ),
+                "%error 325 Failed To Update Outdated Object",
+            ),
+            (
+                format!("{l}-register on add m@x\r\n{d}-register off\r\n"),
+                "%error 324 Primary Key Not Unique",
+            ),
+            (
+                format!("{l}-register on mod m@x\r\n{d}_NEW_\r\n{d}-register off\r\n"),
+                "%ok",
+            ),
+        ] {
+            let (out, step) = run_reg(&script);
+            assert_eq!(step, Step::Continue, "{script}");
+            assert_eq!(last_line(&out), want, "{script}:\n{out}");
+        }
+        // An unchanged mod says so.
+        let (out, _) = run_reg(&format!(
+            "{l}-register on mod m@x\r\n{d}_NEW_\r\n{d}-register off\r\n"
+        ));
+        assert!(out.contains("nothing to change"), "{out}");
+        // -quit inside a block abandons it and closes.
+        let (out, step) = run_reg(&format!("{l}-register on add m@x\r\n{d}-quit\r\n"));
+        assert_eq!((last_line(&out), step), ("%ok", Step::Close));
+        // Port 43 without holdconnect: record lines are not queries (no close).
+        let (out, step) = run_reg(&format!("{l}-register on add m@x\r\nClass-Name:domain\r\n"));
+        assert_eq!((out.as_str(), step), ("%ok\r\n%ok\r\n", Step::Continue));
+    }
+
+    #[test]
+    fn register_blocks_never_panic_and_stay_bounded() {
+        let cfg = register_config(Dialect::Rwhois);
+        let mut s = Session::new(&cfg);
+        let mut out = Vec::new();
+        s.feed(
+            format!("{}-register on add m@x\r\n", login()).as_bytes(),
+            db(),
+            &mut out,
+        );
+        for i in 0..(register::MAX_BLOCK_LINES * 3) {
+            s.feed(
+                format!("Registrar-Remark:{i}\r\n").as_bytes(),
+                db(),
+                &mut out,
+            );
+        }
+        let before = out.len();
+        s.feed(b"-register off\r\n", db(), &mut out);
+        let text = String::from_utf8(out[before..].to_vec()).unwrap();
+        assert!(text.contains("at most 512 lines"), "{text}");
+        assert_eq!(last_line(&text), "%error 338 Invalid Directive Syntax");
     }
 
     #[test]

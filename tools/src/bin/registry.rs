@@ -688,6 +688,8 @@ fn start_all(
         if let Some(w) = o.workers {
             cmd.args(["--workers", &w.to_string()]);
         }
+        // The spool for -register (offered once operators are configured with --operators).
+        cmd.arg("--spool").arg(spool);
         cmd.arg(db);
         let i = sup.spawn(&format!("whoisd-{n}"), cmd).map_err(spawn_err)?;
         let (mut w, mut r, mut hh) = (None, None, None);

@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use mkdb::Generation;
 use whoisd::auth::{Operators, hash_password};
+use whoisd::register::Outcome;
 use whoisd::session::{Dialect, Session, SessionConfig, Step};
 
 /// The password of the fuzz operator `fuzz` (in the seed corpus, so that the fuzzer reaches
@@ -83,6 +84,9 @@ fn config(dialect: Dialect, operators: &Arc<Operators>) -> SessionConfig {
         operators: Some(operators.clone()),
         xfer_max_records: 40,
         now: fixed_now,
+        // -register offered: its blocks are parsed and checked against the sample; a
+        // registration handed out is completed at once as recorded (no spool here).
+        register: true,
         ..SessionConfig::default()
     }
 }
@@ -102,6 +106,15 @@ fn drive(cfg: &SessionConfig, g: &Generation, data: &[u8], cuts: &[usize]) -> (V
         let before = out.len();
         let was_closed = step == Step::Close;
         step = s.feed(piece, g, &mut out);
+        while let Some(sub) = s.take_registration() {
+            assert!(!sub.change.key.is_empty(), "a registration without a key");
+            let done = Outcome::Recorded {
+                sequence: 1,
+                via_eppd: false,
+            };
+            step = s.complete_registration(done, g, &mut out);
+        }
+        assert!(!s.awaiting_registration(), "a registration left out");
         if was_closed {
             assert_eq!(step, Step::Close, "a closed session reopened");
             assert_eq!(out.len(), before, "a closed session answered");
