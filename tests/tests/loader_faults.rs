@@ -263,11 +263,37 @@ fn loader_command(as_nobody: bool) -> Command {
             "--inh-caps=-all",
             "--",
         ])
-        .arg(binary("loader"));
+        .arg(binary_for_nobody("loader"));
         c
     } else {
         Command::new(binary("loader"))
     }
+}
+
+/// The binary `name`, at a path `nobody` can execute: where cargo built it when every
+/// directory above it lets others through (a checkout under /work, say), else a copy under
+/// the temporary directory, made once per test process (a checkout under a private home
+/// directory would otherwise fail here with "Permission denied").
+fn binary_for_nobody(name: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let built = binary(name);
+    let others_may = |p: &Path, bits: u32| {
+        std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & bits == bits)
+    };
+    if others_may(&built, 0o005) && built.ancestors().skip(1).all(|d| others_may(d, 0o001)) {
+        return built;
+    }
+    COPY.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("loader-faults-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let copy = dir.join(name);
+        std::fs::copy(&built, &copy).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        copy
+    })
+    .clone()
 }
 
 fn start_loader(as_nobody: bool, db: &Path, spool: &Path, src: &Path, log: &Path) -> KillOnDrop {
