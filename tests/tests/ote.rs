@@ -108,6 +108,12 @@ impl Session {
         self.expect_ext(case, want, inner, "")
     }
 
+    /// Creates contact `id` as a .coop registrant with `sponsors` (existing contacts).
+    #[track_caller]
+    fn create_registrant(&mut self, case: &str, id: &str, sponsors: &[&str]) {
+        self.expect_ext(case, 1000, &contact_create(id), &coop_sponsors(sponsors));
+    }
+
     #[track_caller]
     fn expect_ext(&mut self, case: &str, want: u16, inner: &str, ext: &str) -> String {
         let (code, answer) = self.send(inner, ext);
@@ -130,28 +136,24 @@ fn h(verb: &str, body: &str) -> String {
     format!(r#"<{verb}><host:{verb} xmlns:host="{HOST}">{body}</host:{verb}></{verb}>"#)
 }
 
-fn domain_check(names: &[&str]) -> String {
-    let b: String = names
+/// `<tag>value</tag>` for each of `values`, concatenated.
+fn each(tag: &str, values: &[&str]) -> String {
+    values
         .iter()
-        .map(|n| format!("<domain:name>{n}</domain:name>"))
-        .collect();
-    d("check", &b)
+        .map(|v| format!("<{tag}>{v}</{tag}>"))
+        .collect()
+}
+
+fn domain_check(names: &[&str]) -> String {
+    d("check", &each("domain:name", names))
 }
 
 fn host_check(names: &[&str]) -> String {
-    let b: String = names
-        .iter()
-        .map(|n| format!("<host:name>{n}</host:name>"))
-        .collect();
-    h("check", &b)
+    h("check", &each("host:name", names))
 }
 
 fn contact_check(ids: &[&str]) -> String {
-    let b: String = ids
-        .iter()
-        .map(|n| format!("<contact:id>{n}</contact:id>"))
-        .collect();
-    c("check", &b)
+    c("check", &each("contact:id", ids))
 }
 
 fn contact_create(id: &str) -> String {
@@ -171,10 +173,7 @@ fn contact_create(id: &str) -> String {
 
 /// The .coop extension of a registrant: its sponsors.
 fn coop_sponsors(sponsors: &[&str]) -> String {
-    let s: String = sponsors
-        .iter()
-        .map(|s| format!("<coop:sponsor>{s}</coop:sponsor>"))
-        .collect();
+    let s = each("coop:sponsor", sponsors);
     format!(r#"<coop:create xmlns:coop="{COOP}">{s}</coop:create>"#)
 }
 
@@ -230,10 +229,7 @@ fn domain_create(name: &str, ns: &[&str], registrant: &str, admin: &str, tech: &
     let ns = if ns.is_empty() {
         String::new()
     } else {
-        let hosts: String = ns
-            .iter()
-            .map(|n| format!("<domain:hostObj>{n}</domain:hostObj>"))
-            .collect();
+        let hosts = each("domain:hostObj", ns);
         format!("<domain:ns>{hosts}</domain:ns>")
     };
     d(
@@ -262,6 +258,41 @@ fn domain_transfer(op: &str, name: &str, pw: Option<&str>) -> String {
     )
 }
 
+fn domain_delete(name: &str) -> String {
+    d("delete", &format!("<domain:name>{name}</domain:name>"))
+}
+
+fn host_delete(name: &str) -> String {
+    h("delete", &format!("<host:name>{name}</host:name>"))
+}
+
+fn contact_delete(id: &str) -> String {
+    c("delete", &format!("<contact:id>{id}</contact:id>"))
+}
+
+/// Domain update of `name`; `changes` is the markup after `<domain:name>` (add, rem, chg).
+fn domain_update(name: &str, changes: &str) -> String {
+    d(
+        "update",
+        &format!("<domain:name>{name}</domain:name>{changes}"),
+    )
+}
+
+/// Contact update of `id`; `changes` is the markup after `<contact:id>` (add, rem, chg).
+fn contact_update(id: &str, changes: &str) -> String {
+    c("update", &format!("<contact:id>{id}</contact:id>{changes}"))
+}
+
+/// Domain renew of `name` from `cur_exp` (`YYYY-MM-DD`) by `years`.
+fn domain_renew(name: &str, cur_exp: &str, years: u32) -> String {
+    d(
+        "renew",
+        &format!(
+            r#"<domain:name>{name}</domain:name><domain:curExpDate>{cur_exp}</domain:curExpDate><domain:period unit="y">{years}</domain:period>"#
+        ),
+    )
+}
+
 /// `Some(avail)` for `name` in a check response.
 fn avail(answer: &str, name: &str) -> Option<bool> {
     if answer.contains(&format!("avail=\"1\">{name}<")) {
@@ -271,6 +302,18 @@ fn avail(answer: &str, name: &str) -> Option<bool> {
     } else {
         None
     }
+}
+
+/// Asserts `avail(answer, name) == want`; the message is `what` and the response.
+#[track_caller]
+fn assert_avail(answer: &str, name: &str, want: Option<bool>, what: &str) {
+    assert_eq!(avail(answer, name), want, "{what}\n{answer}");
+}
+
+/// Asserts the text of element `tag` is `want`; the message is `what` and the response.
+#[track_caller]
+fn assert_element(answer: &str, tag: &str, want: Option<&str>, what: &str) {
+    assert_eq!(element(answer, tag), want, "{what}\n{answer}");
 }
 
 /// The `YYYY` year of a date element.
@@ -366,15 +409,12 @@ fn rst_epp_cases() {
         1000,
         &domain_check(&["ote-free.coop", "example.com"]),
     );
-    assert_eq!(
-        avail(&a, "ote-free.coop"),
-        Some(true),
-        "epp-04: free name\n{a}"
-    );
-    assert_eq!(
-        avail(&a, "example.com"),
+    assert_avail(&a, "ote-free.coop", Some(true), "epp-04: free name");
+    assert_avail(
+        &a,
+        "example.com",
         Some(false),
-        "epp-04: a name of another TLD\n{a}"
+        "epp-04: a name of another TLD",
     );
     assert!(
         a.contains("reason"),
@@ -385,23 +425,19 @@ fn rst_epp_cases() {
     for id in ["ote-sp1", "ote-sp2", "ote-tech", "ote-gone"] {
         s1.expect("epp-07", 1000, &contact_create(id));
     }
-    s1.expect_ext(
-        "epp-07",
-        1000,
-        &contact_create("ote-reg"),
-        &coop_sponsors(&["ote-sp1", "ote-sp2"]),
-    );
+    s1.create_registrant("epp-07", "ote-reg", &["ote-sp1", "ote-sp2"]);
     s1.expect("epp-07: contact exists", 2302, &contact_create("ote-sp1"));
     let a = s1.expect(
         "epp-07: info by the sponsor",
         1000,
         &contact_info("ote-tech", None),
     );
-    assert_eq!(element(&a, "contact:id"), Some("ote-tech"), "epp-07\n{a}");
-    assert_eq!(
-        element(&a, "contact:email"),
+    assert_element(&a, "contact:id", Some("ote-tech"), "epp-07");
+    assert_element(
+        &a,
+        "contact:email",
         Some("ote-tech@example.coop"),
-        "epp-07: stored email\n{a}"
+        "epp-07: stored email",
     );
     assert!(
         a.contains("ote-tech-Auth-1"),
@@ -410,8 +446,8 @@ fn rst_epp_cases() {
 
     // epp-06: contact check.
     let a = s1.expect("epp-06", 1000, &contact_check(&["ote-tech", "ote-none"]));
-    assert_eq!(avail(&a, "ote-tech"), Some(false), "epp-06: existing\n{a}");
-    assert_eq!(avail(&a, "ote-none"), Some(true), "epp-06: free\n{a}");
+    assert_avail(&a, "ote-tech", Some(false), "epp-06: existing");
+    assert_avail(&a, "ote-none", Some(true), "epp-06: free");
 
     // epp-08: access control. Another registrar cannot update; info without authInfo is
     // refused (2201, also `epp_08_contact_info_by_another_registrar_is_rejected`); a wrong
@@ -419,9 +455,9 @@ fn rst_epp_cases() {
     s2.expect(
         "epp-08: update by another registrar",
         2201,
-        &c(
-            "update",
-            "<contact:id>ote-tech</contact:id><contact:chg><contact:voice>+44.1610000000\
+        &contact_update(
+            "ote-tech",
+            "<contact:chg><contact:voice>+44.1610000000\
              </contact:voice></contact:chg>",
         ),
     );
@@ -450,29 +486,21 @@ fn rst_epp_cases() {
     s1.expect(
         "epp-09",
         1000,
-        &c(
-            "update",
-            r#"<contact:id>ote-tech</contact:id><contact:add><contact:status s="clientDeleteProhibited"/></contact:add><contact:chg><contact:voice>+44.1619999999</contact:voice><contact:email>tech2@example.coop</contact:email></contact:chg>"#,
+        &contact_update(
+            "ote-tech",
+            r#"<contact:add><contact:status s="clientDeleteProhibited"/></contact:add><contact:chg><contact:voice>+44.1619999999</contact:voice><contact:email>tech2@example.coop</contact:email></contact:chg>"#,
         ),
     );
     let a = s1.expect("epp-09", 1000, &contact_info("ote-tech", None));
-    assert_eq!(
-        element(&a, "contact:voice"),
-        Some("+44.1619999999"),
-        "epp-09\n{a}"
-    );
-    assert_eq!(
-        element(&a, "contact:email"),
-        Some("tech2@example.coop"),
-        "epp-09\n{a}"
-    );
+    assert_element(&a, "contact:voice", Some("+44.1619999999"), "epp-09");
+    assert_element(&a, "contact:email", Some("tech2@example.coop"), "epp-09");
     assert!(a.contains("clientDeleteProhibited"), "epp-09: status\n{a}");
     s1.expect(
         "epp-09: a server status is not the client's",
         2304,
-        &c(
-            "update",
-            r#"<contact:id>ote-tech</contact:id><contact:add><contact:status s="serverDeleteProhibited"/></contact:add>"#,
+        &contact_update(
+            "ote-tech",
+            r#"<contact:add><contact:status s="serverDeleteProhibited"/></contact:add>"#,
         ),
     );
 
@@ -481,26 +509,22 @@ fn rst_epp_cases() {
     s1.expect(
         "epp-10: clientDeleteProhibited",
         2304,
-        &c("delete", "<contact:id>ote-tech</contact:id>"),
+        &contact_delete("ote-tech"),
     );
     s1.expect(
         "epp-09",
         1000,
-        &c(
-            "update",
-            r#"<contact:id>ote-tech</contact:id><contact:rem><contact:status s="clientDeleteProhibited"/></contact:rem>"#,
+        &contact_update(
+            "ote-tech",
+            r#"<contact:rem><contact:status s="clientDeleteProhibited"/></contact:rem>"#,
         ),
     );
     s2.expect(
         "epp-10: by another registrar",
         2201,
-        &c("delete", "<contact:id>ote-gone</contact:id>"),
+        &contact_delete("ote-gone"),
     );
-    s1.expect(
-        "epp-10",
-        1000,
-        &c("delete", "<contact:id>ote-gone</contact:id>"),
-    );
+    s1.expect("epp-10", 1000, &contact_delete("ote-gone"));
     s1.expect("epp-10: deleted", 2303, &contact_info("ote-gone", None));
 
     // epp-11: host create. External: no glue (with glue: 2306); internal: needs a
@@ -609,11 +633,7 @@ fn rst_epp_cases() {
         &domain_create("-ote-bad-.coop", &[], "ote-reg", "ote-sp1", "ote-tech"),
     );
     let a = s1.expect("epp-14: info", 1000, &domain_info("ote-one.coop"));
-    assert_eq!(
-        element(&a, "domain:registrant"),
-        Some("ote-reg"),
-        "epp-14\n{a}"
-    );
+    assert_element(&a, "domain:registrant", Some("ote-reg"), "epp-14");
     assert!(
         a.contains("<domain:hostObj>ns1.ote-dns.net</domain:hostObj>")
             && a.contains("<domain:hostObj>ns2.ote-dns.net</domain:hostObj>"),
@@ -623,8 +643,8 @@ fn rst_epp_cases() {
         a.contains(">ote-tech</domain:contact>"),
         "epp-14: tech\n{a}"
     );
-    assert_eq!(element(&a, "domain:clID"), Some(R1), "epp-14\n{a}");
-    assert_eq!(element(&a, "domain:crID"), Some(R1), "epp-14\n{a}");
+    assert_element(&a, "domain:clID", Some(R1), "epp-14");
+    assert_element(&a, "domain:crID", Some(R1), "epp-14");
     assert!(
         element(&a, "domain:roid").is_some_and(|r| r.ends_with("-COOP")),
         "epp-14: roid with the repository id\n{a}"
@@ -641,26 +661,16 @@ fn rst_epp_cases() {
 
     // epp-15: objects a domain uses are not deletable.
     for (what, cmd) in [
-        (
-            "registrant",
-            c("delete", "<contact:id>ote-reg</contact:id>"),
-        ),
-        ("admin", c("delete", "<contact:id>ote-sp1</contact:id>")),
-        (
-            "name server",
-            h("delete", "<host:name>ns2.ote-dns.net</host:name>"),
-        ),
+        ("registrant", contact_delete("ote-reg")),
+        ("admin", contact_delete("ote-sp1")),
+        ("name server", host_delete("ns2.ote-dns.net")),
     ] {
         s1.expect(&format!("epp-15: linked {what}"), 2305, &cmd);
     }
 
     // epp-04 again: the name is now unavailable, with a reason.
     let a = s2.expect("epp-04", 1000, &domain_check(&["ote-one.coop"]));
-    assert_eq!(
-        avail(&a, "ote-one.coop"),
-        Some(false),
-        "epp-04: registered\n{a}"
-    );
+    assert_avail(&a, "ote-one.coop", Some(false), "epp-04: registered");
 
     // epp-25: subordinate hosts of the domain: the sponsor creates one with glue; the
     // other registrar cannot, with glue (epp-26) or without (epp-27).
@@ -689,16 +699,8 @@ fn rst_epp_cases() {
         1000,
         &host_check(&["ns2.ote-one.coop", "ns3.ote-one.coop"]),
     );
-    assert_eq!(
-        avail(&a, "ns2.ote-one.coop"),
-        Some(true),
-        "epp-25: not created\n{a}"
-    );
-    assert_eq!(
-        avail(&a, "ns3.ote-one.coop"),
-        Some(true),
-        "epp-27: not created\n{a}"
-    );
+    assert_avail(&a, "ns2.ote-one.coop", Some(true), "epp-25: not created");
+    assert_avail(&a, "ns3.ote-one.coop", Some(true), "epp-27: not created");
 
     // epp-05: host check.
     let a = s1.expect(
@@ -706,9 +708,9 @@ fn rst_epp_cases() {
         1000,
         &host_check(&["ns1.ote-one.coop", "ns1.ote-dns.net", "ns7.ote-dns.net"]),
     );
-    assert_eq!(avail(&a, "ns1.ote-one.coop"), Some(false), "epp-05\n{a}");
-    assert_eq!(avail(&a, "ns1.ote-dns.net"), Some(false), "epp-05\n{a}");
-    assert_eq!(avail(&a, "ns7.ote-dns.net"), Some(true), "epp-05\n{a}");
+    assert_avail(&a, "ns1.ote-one.coop", Some(false), "epp-05");
+    assert_avail(&a, "ns1.ote-dns.net", Some(false), "epp-05");
+    assert_avail(&a, "ns7.ote-dns.net", Some(true), "epp-05");
 
     // epp-12: host access control: the other registrar cannot update or delete.
     s2.expect(
@@ -719,7 +721,7 @@ fn rst_epp_cases() {
     s2.expect(
         "epp-12: delete by another registrar",
         2201,
-        &h("delete", "<host:name>ns1.ote-one.coop</host:name>"),
+        &host_delete("ns1.ote-one.coop"),
     );
 
     // epp-13: host update: add and remove addresses, add a status; read back.
@@ -774,9 +776,9 @@ fn rst_epp_cases() {
     s1.expect(
         "epp-16",
         1000,
-        &d(
-            "update",
-            r#"<domain:name>ote-one.coop</domain:name><domain:add><domain:ns><domain:hostObj>ns1.ote-one.coop</domain:hostObj></domain:ns><domain:status s="clientTransferProhibited"/></domain:add><domain:rem><domain:ns><domain:hostObj>ns2.ote-dns.net</domain:hostObj></domain:ns></domain:rem>"#,
+        &domain_update(
+            "ote-one.coop",
+            r#"<domain:add><domain:ns><domain:hostObj>ns1.ote-one.coop</domain:hostObj></domain:ns><domain:status s="clientTransferProhibited"/></domain:add><domain:rem><domain:ns><domain:hostObj>ns2.ote-dns.net</domain:hostObj></domain:ns></domain:rem>"#,
         ),
     );
     let a = s1.expect("epp-16", 1000, &domain_info("ote-one.coop"));
@@ -792,9 +794,9 @@ fn rst_epp_cases() {
     s2.expect(
         "epp-16: by another registrar",
         2201,
-        &d(
-            "update",
-            r#"<domain:name>ote-one.coop</domain:name><domain:add><domain:status s="clientHold"/></domain:add>"#,
+        &domain_update(
+            "ote-one.coop",
+            r#"<domain:add><domain:status s="clientHold"/></domain:add>"#,
         ),
     );
     s2.expect(
@@ -805,39 +807,30 @@ fn rst_epp_cases() {
     s1.expect(
         "epp-16",
         1000,
-        &d(
-            "update",
-            r#"<domain:name>ote-one.coop</domain:name><domain:rem><domain:status s="clientTransferProhibited"/></domain:rem>"#,
+        &domain_update(
+            "ote-one.coop",
+            r#"<domain:rem><domain:status s="clientTransferProhibited"/></domain:rem>"#,
         ),
     );
 
-    s1.expect_ext(
-        "epp-07",
-        1000,
-        &contact_create("ote-reg2"),
-        &coop_sponsors(&["ote-sp1", "ote-sp2"]),
-    );
+    s1.create_registrant("epp-07", "ote-reg2", &["ote-sp1", "ote-sp2"]);
     s1.expect(
         "epp-16: registrant change",
         1000,
-        &d(
-            "update",
-            "<domain:name>ote-one.coop</domain:name><domain:chg><domain:registrant>ote-reg2\
+        &domain_update(
+            "ote-one.coop",
+            "<domain:chg><domain:registrant>ote-reg2\
              </domain:registrant></domain:chg>",
         ),
     );
     let a = s1.expect("epp-16", 1000, &domain_info("ote-one.coop"));
-    assert_eq!(
-        element(&a, "domain:registrant"),
-        Some("ote-reg2"),
-        "epp-16\n{a}"
-    );
+    assert_element(&a, "domain:registrant", Some("ote-reg2"), "epp-16");
     s1.expect(
         "epp-16: host attributes (the registry uses host objects)",
         2102,
-        &d(
-            "update",
-            "<domain:name>ote-one.coop</domain:name><domain:add><domain:ns><domain:hostAttr>\
+        &domain_update(
+            "ote-one.coop",
+            "<domain:add><domain:ns><domain:hostAttr>\
              <domain:hostName>ns8.ote-dns.net</domain:hostName></domain:hostAttr></domain:ns>\
              </domain:add>",
         ),
@@ -850,31 +843,14 @@ fn rst_epp_cases() {
     s1.expect(
         "epp-18: a wrong curExpDate",
         2306,
-        &d(
-            "renew",
-            r#"<domain:name>ote-one.coop</domain:name><domain:curExpDate>2000-01-01</domain:curExpDate><domain:period unit="y">1</domain:period>"#,
-        ),
+        &domain_renew("ote-one.coop", "2000-01-01", 1),
     );
     s2.expect(
         "epp-18: by another registrar",
         2201,
-        &d(
-            "renew",
-            &format!(
-                r#"<domain:name>ote-one.coop</domain:name><domain:curExpDate>{ex}</domain:curExpDate><domain:period unit="y">1</domain:period>"#
-            ),
-        ),
+        &domain_renew("ote-one.coop", &ex, 1),
     );
-    let a = s1.expect(
-        "epp-18",
-        1000,
-        &d(
-            "renew",
-            &format!(
-                r#"<domain:name>ote-one.coop</domain:name><domain:curExpDate>{ex}</domain:curExpDate><domain:period unit="y">1</domain:period>"#
-            ),
-        ),
-    );
+    let a = s1.expect("epp-18", 1000, &domain_renew("ote-one.coop", &ex, 1));
     assert_eq!(
         year(&a, "domain:exDate"),
         created_exp + 1,
@@ -890,12 +866,7 @@ fn rst_epp_cases() {
     s1.expect(
         "epp-18: more than 10 years ahead",
         2306,
-        &d(
-            "renew",
-            &format!(
-                r#"<domain:name>ote-one.coop</domain:name><domain:curExpDate>{ex}</domain:curExpDate><domain:period unit="y">8</domain:period>"#
-            ),
-        ),
+        &domain_renew("ote-one.coop", &ex, 8),
     );
 
     // epp-19: transfer, approved by the sponsor.
@@ -930,11 +901,7 @@ fn rst_epp_cases() {
         1001,
         &domain_transfer("request", "ote-two.coop", Some(DOMAIN_PW)),
     );
-    assert_eq!(
-        element(&a, "domain:trStatus"),
-        Some("pending"),
-        "epp-19\n{a}"
-    );
+    assert_element(&a, "domain:trStatus", Some("pending"), "epp-19");
     let a = s1.expect("epp-19", 1000, &domain_info("ote-two.coop"));
     assert!(
         a.contains(r#"s="pendingTransfer""#),
@@ -955,23 +922,15 @@ fn rst_epp_cases() {
         1000,
         &domain_transfer("approve", "ote-two.coop", None),
     );
-    assert_eq!(
-        element(&a, "domain:trStatus"),
-        Some("clientApproved"),
-        "epp-19\n{a}"
-    );
+    assert_element(&a, "domain:trStatus", Some("clientApproved"), "epp-19");
     let a = s2.expect("epp-19", 1000, &domain_info("ote-two.coop"));
-    assert_eq!(
-        element(&a, "domain:clID"),
-        Some(R2),
-        "epp-19: new sponsor\n{a}"
-    );
+    assert_element(&a, "domain:clID", Some(R2), "epp-19: new sponsor");
     s1.expect(
         "epp-19: the old sponsor no longer updates",
         2201,
-        &d(
-            "update",
-            r#"<domain:name>ote-two.coop</domain:name><domain:add><domain:status s="clientHold"/></domain:add>"#,
+        &domain_update(
+            "ote-two.coop",
+            r#"<domain:add><domain:status s="clientHold"/></domain:add>"#,
         ),
     );
 
@@ -986,22 +945,14 @@ fn rst_epp_cases() {
         1000,
         &domain_transfer("reject", "ote-three.coop", None),
     );
-    assert_eq!(
-        element(&a, "domain:trStatus"),
-        Some("clientRejected"),
-        "epp-20\n{a}"
-    );
+    assert_element(&a, "domain:trStatus", Some("clientRejected"), "epp-20");
     s1.expect(
         "epp-20: nothing pending any more",
         2301,
         &domain_transfer("reject", "ote-three.coop", None),
     );
     let a = s1.expect("epp-20", 1000, &domain_info("ote-three.coop"));
-    assert_eq!(
-        element(&a, "domain:clID"),
-        Some(R1),
-        "epp-20: sponsor kept\n{a}"
-    );
+    assert_element(&a, "domain:clID", Some(R1), "epp-20: sponsor kept");
     assert!(
         !a.contains("pendingTransfer"),
         "epp-20: no pendingTransfer after the rejection\n{a}"
@@ -1066,46 +1017,26 @@ fn rst_epp_cases() {
 
     // epp-24: host delete: linked (a name server of ote-one.coop and of ote-two.coop,
     // now another registrar's) 2305; unlinked (removed from ote-one.coop, epp-16) 1000.
-    s1.expect(
-        "epp-24: linked",
-        2305,
-        &h("delete", "<host:name>ns1.ote-dns.net</host:name>"),
-    );
-    s1.expect(
-        "epp-24: unlinked",
-        1000,
-        &h("delete", "<host:name>ns2.ote-dns.net</host:name>"),
-    );
+    s1.expect("epp-24: linked", 2305, &host_delete("ns1.ote-dns.net"));
+    s1.expect("epp-24: unlinked", 1000, &host_delete("ns2.ote-dns.net"));
     s1.expect("epp-24: deleted", 2303, &host_info("ns2.ote-dns.net"));
 
     // epp-21: domain delete: subordinate hosts first (2305), then the domain.
     s1.expect(
         "epp-21: subordinate host exists",
         2305,
-        &d("delete", "<domain:name>ote-three.coop</domain:name>"),
+        &domain_delete("ote-three.coop"),
     );
-    s1.expect(
-        "epp-24",
-        1000,
-        &h("delete", "<host:name>ns5.ote-three.coop</host:name>"),
-    );
+    s1.expect("epp-24", 1000, &host_delete("ns5.ote-three.coop"));
     s2.expect(
         "epp-21: by another registrar",
         2201,
-        &d("delete", "<domain:name>ote-three.coop</domain:name>"),
+        &domain_delete("ote-three.coop"),
     );
-    s1.expect(
-        "epp-21",
-        1000,
-        &d("delete", "<domain:name>ote-three.coop</domain:name>"),
-    );
+    s1.expect("epp-21", 1000, &domain_delete("ote-three.coop"));
     s1.expect("epp-21: deleted", 2303, &domain_info("ote-three.coop"));
     let a = s1.expect("epp-21", 1000, &domain_check(&["ote-three.coop"]));
-    assert_eq!(
-        avail(&a, "ote-three.coop"),
-        Some(true),
-        "epp-21: available again\n{a}"
-    );
+    assert_avail(&a, "ote-three.coop", Some(true), "epp-21: available again");
 
     // epp-21: a domain of its own objects deleted, then the objects (1000, then 2303).
     s1.expect("epp-21", 1000, &contact_create("ote-adm4"));
@@ -1121,21 +1052,13 @@ fn rst_epp_cases() {
             "ote-adm4",
         ),
     );
-    s1.expect(
-        "epp-21",
-        1000,
-        &d("delete", "<domain:name>ote-four.coop</domain:name>"),
-    );
+    s1.expect("epp-21", 1000, &domain_delete("ote-four.coop"));
     s1.expect("epp-21: domain gone", 2303, &domain_info("ote-four.coop"));
-    s1.expect(
-        "epp-21: its contact",
-        1000,
-        &c("delete", "<contact:id>ote-adm4</contact:id>"),
-    );
+    s1.expect("epp-21: its contact", 1000, &contact_delete("ote-adm4"));
     s1.expect(
         "epp-21: its host",
         1000,
-        &h("delete", "<host:name>ns1.ote-four-dns.net</host:name>"),
+        &host_delete("ns1.ote-four-dns.net"),
     );
     s1.expect(
         "epp-21: contact gone",
@@ -1149,11 +1072,7 @@ fn rst_epp_cases() {
     );
 
     // epp-10: a linked contact is not deletable.
-    s1.expect(
-        "epp-10: linked",
-        2305,
-        &c("delete", "<contact:id>ote-tech</contact:id>"),
-    );
+    s1.expect("epp-10: linked", 2305, &contact_delete("ote-tech"));
 
     assert_eq!(s1.client.logout().expect("logout"), 1500);
     assert_eq!(s2.client.logout().expect("logout"), 1500);
@@ -1266,12 +1185,7 @@ fn epp_19_transfer_beyond_ten_years_is_rejected() {
     for id in ["ote-sp1", "ote-sp2"] {
         s1.expect("epp-07", 1000, &contact_create(id));
     }
-    s1.expect_ext(
-        "epp-07",
-        1000,
-        &contact_create("ote-reg"),
-        &coop_sponsors(&["ote-sp1", "ote-sp2"]),
-    );
+    s1.create_registrant("epp-07", "ote-reg", &["ote-sp1", "ote-sp2"]);
     s1.expect(
         "epp-14: for 10 years",
         1000,

@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use mkdb::render::{AnswerOptions, render_answer};
 
 /// The .coop registry on one machine.
@@ -43,39 +43,7 @@ enum Command {
     /// whoisd clones on one whois port, rdapd and eppd, until Ctrl-C or SIGTERM. Every
     /// process's output goes to standard output and DIR/registry.log, each line prefixed
     /// with the process name. Port 0 picks free ports (printed when ready).
-    Up {
-        /// Working directory: src/ (source tree), db/, changes/ (spool), certs/, logs.
-        #[arg(long, default_value = "demo")]
-        dir: PathBuf,
-        /// Number of synthetic domains (when the source tree is generated).
-        #[arg(long, default_value_t = 10_000)]
-        domains: u64,
-        /// Port-43 whois address, shared by every clone.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4343")]
-        whois: SocketAddr,
-        /// RWhois address, shared by every clone.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4321")]
-        rwhois: SocketAddr,
-        /// Health address of the first clone; clone N uses the port N-1 above it (port 0:
-        /// a free port each).
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4391")]
-        health: SocketAddr,
-        /// RDAP and web address (rdapd).
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-        rdap: SocketAddr,
-        /// EPP address (eppd, TLS).
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7000")]
-        epp: SocketAddr,
-        /// Number of whoisd clones.
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
-        clones: u16,
-        /// Event-loop threads per whoisd clone (default: one per core).
-        #[arg(long, value_name = "N")]
-        workers: Option<usize>,
-        /// Write the processes' output to DIR/registry.log only, not to standard output.
-        #[arg(long, short)]
-        quiet: bool,
-    },
+    Up(Up),
     /// Generate demo data (once), compile it into a database, answer sample queries, then
     /// serve it with whoisd on loopback until Ctrl-C.
     Demo {
@@ -116,29 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rwhois,
             no_serve,
         } => demo(&dir, domains, &whois, &rwhois, no_serve).map(|()| ExitCode::SUCCESS),
-        Command::Up {
-            dir,
-            domains,
-            whois,
-            rwhois,
-            health,
-            rdap,
-            epp,
-            clones,
-            workers,
-            quiet,
-        } => up(&Up {
-            dir,
-            domains,
-            whois,
-            rwhois,
-            health,
-            rdap,
-            epp,
-            clones,
-            workers,
-            quiet,
-        }),
+        Command::Up(options) => up(&options),
     }
 }
 
@@ -271,17 +217,38 @@ fn demo(dir: &Path, domains: u64, whois: &str, rwhois: &str, no_serve: bool) -> 
 }
 
 /// The options of `registry up`.
-#[derive(Debug)]
+#[derive(Debug, Args)]
 struct Up {
+    /// Working directory: src/ (source tree), db/, changes/ (spool), certs/, logs.
+    #[arg(long, default_value = "demo")]
     dir: PathBuf,
+    /// Number of synthetic domains (when the source tree is generated).
+    #[arg(long, default_value_t = 10_000)]
     domains: u64,
+    /// Port-43 whois address, shared by every clone.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4343")]
     whois: SocketAddr,
+    /// RWhois address, shared by every clone.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4321")]
     rwhois: SocketAddr,
+    /// Health address of the first clone; clone N uses the port N-1 above it (port 0:
+    /// a free port each).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4391")]
     health: SocketAddr,
+    /// RDAP and web address (rdapd).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     rdap: SocketAddr,
+    /// EPP address (eppd, TLS).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7000")]
     epp: SocketAddr,
+    /// Number of whoisd clones.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
     clones: u16,
+    /// Event-loop threads per whoisd clone (default: one per core).
+    #[arg(long, value_name = "N")]
     workers: Option<usize>,
+    /// Write the processes' output to DIR/registry.log only, not to standard output.
+    #[arg(long, short)]
     quiet: bool,
 }
 
