@@ -164,7 +164,7 @@ impl AnswerReader {
     /// Feeds received bytes; calls `event` for each event in stream order.
     pub fn feed(&mut self, mut data: &[u8], event: &mut impl FnMut(Event)) {
         while !data.is_empty() {
-            match data.iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', data) {
                 None => {
                     self.bytes += data.len() as u64;
                     let room = LINE_KEEP.saturating_sub(self.line.len());
@@ -234,6 +234,10 @@ impl AnswerReader {
                 event(Event::HoldRefused { limited });
                 return;
             }
+        }
+        // Most lines are record lines: only `%`, `>` and `N` lines mean anything here.
+        if !matches!(line.first(), Some(b'%' | b'>' | b'N' | b'n')) {
+            return;
         }
         if starts_with_ci(line, TERMINATOR) {
             let kind = if self.limited {

@@ -7,7 +7,9 @@
 //!   answer's `>>> Last update` line.
 //! - `hold` mode: connect, send `-holdconnect on`, wait for `%ok`, then keep `pipeline`
 //!   queries in flight, answers delimited by [`AnswerReader`]; each query's latency runs
-//!   from its write to the end of its answer.
+//!   from its write to the end of its answer. The queries that replace the answers of one
+//!   read leave in one write, so the generator's system calls per query stay below the
+//!   server's.
 //!
 //! - `rate` (open loop, either mode): queries are due on a fixed schedule ([`Pacer`]) and
 //!   go out on whichever connection is free; a query's latency runs from when it was *due*,
@@ -382,9 +384,10 @@ impl<'c> Worker<'c> {
         self.cfg.mode == Mode::Connect && self.pacer.as_ref().is_some_and(|p| !p.has_due(now))
     }
 
-    /// Paced hold mode: hands due queries to open connections with room in their pipeline,
-    /// one at a time in turn, then writes each connection's new queries at once (one system
-    /// call per connection, not per query). True if queries are still due (no room left).
+    /// Paced hold mode: hands the queries due now to the open connection with the fewest in
+    /// flight, as many as its pipeline has room for (then the next such connection, while
+    /// queries are due), then writes each connection's new queries at once (one system call
+    /// per connection, not per query). True if queries are still due (no room left).
     fn dispatch(&mut self, now: Instant) -> bool {
         let n = self.slots.len();
         if !self.budget_left() {
@@ -401,21 +404,32 @@ impl<'c> Worker<'c> {
             }
             return false;
         }
-        let mut idle_turns = 0;
-        while idle_turns < n && self.pacer.as_ref().is_some_and(|p| p.has_due(now)) {
-            let i = self.cursor;
-            self.cursor = (self.cursor + 1) % n;
-            let room = self.slots[i].conn.as_ref().is_some_and(|c| {
-                c.state == State::Open && !c.write_closed && c.inflight.len() < self.cfg.pipeline
-            });
-            if room && self.budget_left() {
-                self.refill_up_to(i, now, 1, false);
-                if !self.touched.contains(&i) {
-                    self.touched.push(i);
-                }
-                idle_turns = 0;
-            } else {
-                idle_turns += 1;
+        while self.budget_left() && self.pacer.as_ref().is_some_and(|p| p.has_due(now)) {
+            // The open connection with room and the fewest queries in flight, looking from
+            // the cursor on so that equally idle connections take turns.
+            let pipeline = self.cfg.pipeline;
+            let best = (0..n)
+                .map(|k| (self.cursor + k) % n)
+                .filter_map(|i| {
+                    let c = self.slots[i].conn.as_ref()?;
+                    let room =
+                        c.state == State::Open && !c.write_closed && c.inflight.len() < pipeline;
+                    room.then_some((c.inflight.len(), i))
+                })
+                .min_by_key(|&(inflight, _)| inflight);
+            let Some((_, i)) = best else {
+                break;
+            };
+            self.cursor = (i + 1) % n;
+            // Every query due now goes out on it, up to its pipeline: one write, and the
+            // server reads them in one go, as a pipelining client's would be.
+            let added = self.refill_up_to(i, now, pipeline, false);
+            if !self.touched.contains(&i) {
+                self.touched.push(i);
+            }
+            if added == 0 {
+                // Nothing could be taken after all: never spin here.
+                break;
             }
         }
         for i in std::mem::take(&mut self.touched) {
@@ -507,14 +521,15 @@ impl<'c> Worker<'c> {
                 std::thread::sleep(d);
             }
             for i in std::mem::take(&mut self.again) {
-                self.on_ready(i, true, false);
+                self.on_ready(i, true, false, true);
             }
             for ev in events.iter() {
                 let i = ev.token().0;
                 if i < self.slots.len() {
                     let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
                     let writable = ev.is_writable() || ev.is_error();
-                    self.on_ready(i, readable, writable);
+                    let closed = ev.is_read_closed() || ev.is_error();
+                    self.on_ready(i, readable, writable, closed);
                 }
             }
             let now = Instant::now();
@@ -692,7 +707,9 @@ impl<'c> Worker<'c> {
         }
     }
 
-    fn on_ready(&mut self, i: usize, readable: bool, writable: bool) {
+    /// `drain`: read on to `WouldBlock` or the end of input even after a short read (the
+    /// peer's FIN or an error was already signalled, so no further event will come).
+    fn on_ready(&mut self, i: usize, readable: bool, writable: bool, drain: bool) {
         let now = Instant::now();
         let Some(c) = self.slots[i].conn.as_mut() else {
             return;
@@ -734,7 +751,7 @@ impl<'c> Worker<'c> {
             self.flush(i, now);
         }
         if readable {
-            self.read(i, now);
+            self.read(i, now, drain);
         }
     }
 
@@ -768,7 +785,7 @@ impl<'c> Worker<'c> {
                     c.write_closed = true;
                     c.out.clear();
                     c.out_pos = 0;
-                    return self.read(i, now);
+                    return self.read(i, now, true);
                 }
                 Err(e) => {
                     let kind = ErrorKind::of(&e);
@@ -780,7 +797,10 @@ impl<'c> Worker<'c> {
         c.out_pos = 0;
     }
 
-    fn read(&mut self, i: usize, mut now: Instant) {
+    /// Reads and handles what arrived. A read shorter than the buffer emptied the socket, so
+    /// it is not followed by one that would only say `WouldBlock` (new input raises a new
+    /// edge), unless `drain` (the end of input is signalled and raises no further event).
+    fn read(&mut self, i: usize, mut now: Instant, drain: bool) {
         let measuring = self.measuring(now);
         for _ in 0..READS_PER_EVENT {
             let Some(c) = self.slots[i].conn.as_mut() else {
@@ -804,6 +824,16 @@ impl<'c> Worker<'c> {
                         self.on_event(i, now, e);
                     }
                     self.events = events;
+                    if self.slots[i]
+                        .conn
+                        .as_ref()
+                        .is_some_and(|c| c.out_pos < c.out.len())
+                    {
+                        self.flush(i, now);
+                    }
+                    if n < self.buf.len() && !drain {
+                        return;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -857,7 +887,11 @@ impl<'c> Worker<'c> {
                 }
                 match self.cfg.mode {
                     Mode::Connect => c.state = State::Draining,
-                    Mode::Hold => self.refill(i, now),
+                    // Written once the whole read is handled (`read`): one system call for
+                    // all the answers a read brought, not one per answer.
+                    Mode::Hold => {
+                        self.refill_up_to(i, now, self.cfg.pipeline, false);
+                    }
                 }
             }
         }
@@ -871,7 +905,7 @@ impl<'c> Worker<'c> {
     /// Hold mode: adds up to `most` queries in flight, within the pipeline (paced: those
     /// due), and writes them if `write` (else the caller flushes); closes a connection with
     /// nothing left to do.
-    fn refill_up_to(&mut self, i: usize, now: Instant, most: usize, write: bool) {
+    fn refill_up_to(&mut self, i: usize, now: Instant, most: usize, write: bool) -> usize {
         let pipeline = self.cfg.pipeline;
         let timeout = self.cfg.timeout;
         let mut added = 0;
@@ -891,23 +925,24 @@ impl<'c> Worker<'c> {
             c.inflight.push_back((t.start(now), t.measured));
         }
         let Some(c) = self.slots[i].conn.as_mut() else {
-            return;
+            return added;
         };
         if c.inflight.is_empty() && c.write_closed {
             // The server stopped listening and owes nothing: start afresh.
-            return self.close(i, now, Duration::ZERO);
+            self.close(i, now, Duration::ZERO);
+            return added;
         }
         if c.inflight.is_empty() && self.pacer.is_some() && self.budget != Some(0) {
             // Paced, nothing due: idle until a query is; idleness is no timeout.
             c.deadline = None;
-            return;
+            return added;
         }
         if c.inflight.is_empty() {
             // Count mode, budget spent.
             if let Some(mut c) = self.slots[i].conn.take() {
                 let _ = self.poll.registry().deregister(&mut c.stream);
             }
-            return;
+            return added;
         }
         if c.inflight.len() == 1 || c.deadline.is_none() {
             c.deadline = Some(now + timeout);
@@ -915,6 +950,7 @@ impl<'c> Worker<'c> {
         if write {
             self.flush(i, now);
         }
+        added
     }
 
     fn eof(&mut self, i: usize, now: Instant) {
