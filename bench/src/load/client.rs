@@ -224,8 +224,8 @@ struct Conn {
     reader: AnswerReader,
     out: Vec<u8>,
     out_pos: usize,
-    /// Queries written and not answered: (start of their latency, measured?).
-    inflight: VecDeque<(Instant, bool)>,
+    /// Queries written and not answered: (start of their latency, when written, measured?).
+    inflight: VecDeque<(Instant, Instant, bool)>,
     /// Connect mode: the query waiting for the connection.
     pending_query: Option<Ticket>,
     deadline: Option<Instant>,
@@ -680,7 +680,7 @@ impl<'c> Worker<'c> {
             // Connect mode, answer already counted: how the server closes is its business.
             return self.close(i, now, Duration::ZERO);
         }
-        let measured_inflight = c.inflight.iter().filter(|(_, m)| *m).count() as u64;
+        let measured_inflight = c.inflight.iter().filter(|(_, _, m)| *m).count() as u64;
         let mut failed = measured_inflight + c.pending_query.map_or(0, |t| u64::from(t.measured));
         if self.cfg.mode == Mode::Hold && c.inflight.is_empty() && c.state != State::Open {
             // A connection that never got to carry a query costs one, as in connect mode
@@ -737,7 +737,7 @@ impl<'c> Worker<'c> {
                 Mode::Connect => {
                     c.state = State::Open;
                     if let Some(t) = c.pending_query.take() {
-                        c.inflight.push_back((t.start(now), t.measured));
+                        c.inflight.push_back((t.start(now), now, t.measured));
                     }
                 }
                 Mode::Hold => {
@@ -879,11 +879,13 @@ impl<'c> Worker<'c> {
             }
             Event::Answer { kind, .. } => {
                 // An answer nobody asked for (a stray banner terminator) is ignored.
-                let Some((sent, measured)) = c.inflight.pop_front() else {
+                let Some((sent, written, measured)) = c.inflight.pop_front() else {
                     return;
                 };
                 if measured {
                     self.stats.answer(kind, now.saturating_duration_since(sent));
+                    self.stats
+                        .from_write(now.saturating_duration_since(written));
                 }
                 match self.cfg.mode {
                     Mode::Connect => c.state = State::Draining,
@@ -922,7 +924,7 @@ impl<'c> Worker<'c> {
             let line = self.pool.draw(&mut self.rng);
             let c = self.slots[i].conn.as_mut().expect("checked in the loop");
             c.out.extend_from_slice(line);
-            c.inflight.push_back((t.start(now), t.measured));
+            c.inflight.push_back((t.start(now), now, t.measured));
         }
         let Some(c) = self.slots[i].conn.as_mut() else {
             return added;
@@ -961,11 +963,13 @@ impl<'c> Worker<'c> {
         let kind = c.reader.finish();
         match (c.state, c.inflight.pop_front()) {
             (State::Draining, _) => self.close(i, now, Duration::ZERO),
-            (State::Open, Some((sent, measured))) => {
+            (State::Open, Some((sent, written, measured))) => {
                 if let Some(kind) = kind {
                     // A limiter or error message, then close: an answer all the same.
                     if measured {
                         self.stats.answer(kind, now.saturating_duration_since(sent));
+                        self.stats
+                            .from_write(now.saturating_duration_since(written));
                     }
                     if self.slots[i]
                         .conn
@@ -979,7 +983,7 @@ impl<'c> Worker<'c> {
                     });
                 }
                 let c = self.slots[i].conn.as_mut().expect("checked above");
-                c.inflight.push_front((sent, measured));
+                c.inflight.push_front((sent, written, measured));
                 let what = if partial { "part of" } else { "no" };
                 self.fail(i, now, ErrorKind::Short, || {
                     format!("the server closed after {what} an answer")

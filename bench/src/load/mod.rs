@@ -291,9 +291,21 @@ mod tests {
             );
             assert_eq!(s.send_lag.len(), s.attempted);
             assert_eq!(r.error_rate, 0.0, "{}", r.table());
+            // Every answer has both latencies, and each query's latency from its write is
+            // at most its latency from when it was due, so every quantile is too.
+            assert_eq!(s.from_write.len(), s.latency.len());
+            for q in [0.5, 0.99, 0.999, 1.0] {
+                assert!(
+                    s.from_write.value_at_quantile(q) <= s.latency.value_at_quantile(q),
+                    "{mode:?} {q}"
+                );
+            }
+            assert_eq!(p.from_write_us[3], s.from_write.max());
             let j = r.to_json();
             assert_eq!(j["pacing"]["target_qps"], 2000.0);
+            assert_eq!(j["pacing"]["from_write_us"]["p99"], p.from_write_us[1]);
             assert!(r.table().contains("behind at end"));
+            assert!(r.table().contains("from write"));
         }
         // A count run ends; in hold mode idle connections are closed at the end.
         for mode in [Mode::Connect, Mode::Hold] {

@@ -100,6 +100,10 @@ pub struct Stats {
     pub behind: u64,
     /// Paced runs: how late each measured query left after it was due, microseconds.
     pub send_lag: Histogram<u64>,
+    /// Latency from the query's write (not from when it was due) to the end of its answer,
+    /// microseconds: in paced runs, the server's and the network's share without the
+    /// generator's own lateness (`send_lag`). The same as `latency` when not paced.
+    pub from_write: Histogram<u64>,
 }
 
 impl Default for Stats {
@@ -128,6 +132,8 @@ impl Stats {
             behind: 0,
             send_lag: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
                 .expect("valid histogram bounds"),
+            from_write: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
+                .expect("valid histogram bounds"),
         }
     }
 
@@ -143,6 +149,13 @@ impl Stats {
         let us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX);
         // 0 µs is recorded as 1: the histogram's lowest value.
         self.send_lag.saturating_record(us.clamp(1, MAX_LATENCY_US));
+    }
+
+    /// Records an answer's latency from its query's write.
+    pub fn from_write(&mut self, latency: Duration) {
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.from_write
+            .saturating_record(us.clamp(1, MAX_LATENCY_US));
     }
 
     /// Records an error event; `failed` queries went unanswered because of it.
@@ -194,6 +207,7 @@ impl Stats {
         // Same bounds on both sides: cannot fail.
         let _ = self.latency.add(&other.latency);
         let _ = self.send_lag.add(&other.send_lag);
+        let _ = self.from_write.add(&other.from_write);
         self.target_rate = self.target_rate.or(other.target_rate);
         self.scheduled += other.scheduled;
         self.behind += other.behind;
@@ -250,6 +264,13 @@ impl Stats {
                         self.send_lag.value_at_quantile(q)
                     }
                 };
+                let written = |q: f64| {
+                    if self.from_write.is_empty() {
+                        0
+                    } else {
+                        self.from_write.value_at_quantile(q)
+                    }
+                };
                 Pacing {
                     target_qps: rate,
                     scheduled: self.scheduled,
@@ -257,6 +278,12 @@ impl Stats {
                     behind: self.behind,
                     behind_ms: self.behind as f64 / rate * 1000.0,
                     lag_us: [lag(0.5), lag(0.99), lag(0.999), self.send_lag.max()],
+                    from_write_us: [
+                        written(0.5),
+                        written(0.99),
+                        written(0.999),
+                        self.from_write.max(),
+                    ],
                 }
             }),
             latency_us: Latency {
@@ -308,6 +335,8 @@ pub struct Pacing {
     /// How late queries left after they were due, µs: p50, p99, p99.9, max. (Latency
     /// runs from when they were due, so this is included in it.)
     pub lag_us: [u64; 4],
+    /// Latency from each query's write, not from when it was due: p50, p99, p99.9, max, µs.
+    pub from_write_us: [u64; 4],
 }
 
 /// The outcome of a run, ready to print.
@@ -393,6 +422,10 @@ impl Report {
                 "send_lag_us": {
                     "p50": p.lag_us[0], "p99": p.lag_us[1], "p999": p.lag_us[2], "max": p.lag_us[3],
                 },
+                "from_write_us": {
+                    "p50": p.from_write_us[0], "p99": p.from_write_us[1],
+                    "p999": p.from_write_us[2], "max": p.from_write_us[3],
+                },
             });
         }
         o
@@ -431,6 +464,11 @@ impl Report {
                 s,
                 "  send lag µs p50 {}  p99 {}  p99.9 {}  max {}  (latency runs from when due)",
                 p.lag_us[0], p.lag_us[1], p.lag_us[2], p.lag_us[3]
+            );
+            let _ = writeln!(
+                s,
+                "  from write  p50 {}  p99 {}  p99.9 {}  max {}  (µs, latency from each query's write)",
+                p.from_write_us[0], p.from_write_us[1], p.from_write_us[2], p.from_write_us[3]
             );
         }
         let answers: Vec<String> = self
