@@ -629,12 +629,17 @@ fn header<'h>(headers: &'h [String], name: &str) -> Option<&'h str> {
 }
 
 /// Parses a Prometheus text exposition strictly: every sample line is
-/// `name{label="value",...} value` with an integer value, every metric family has one HELP
-/// and one TYPE line before its samples. Returns `name{labels}` to value.
+/// `name{label="value",...} value` with an integer value (a histogram's `_sum`, in seconds,
+/// excepted: it is returned in microseconds), every metric family has one HELP and one TYPE
+/// line before its samples, a histogram's buckets are cumulative and end at `+Inf` with its
+/// `_count`. Returns `name{labels}` to value.
 fn parse_exposition(text: &str) -> std::collections::BTreeMap<String, u64> {
-    use std::collections::{BTreeMap, HashSet};
+    use std::collections::{BTreeMap, HashMap, HashSet};
     let mut help = HashSet::new();
     let mut typed = HashSet::new();
+    let mut histograms = HashSet::new();
+    // Per histogram: its buckets' values in order, and whether +Inf was the last.
+    let mut buckets: HashMap<String, (Vec<u64>, bool)> = HashMap::new();
     let mut samples = BTreeMap::new();
     let is_name = |n: &str| {
         !n.is_empty()
@@ -653,9 +658,12 @@ fn parse_exposition(text: &str) -> std::collections::BTreeMap<String, u64> {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
             assert!(is_name(name), "{line}");
-            assert!(["counter", "gauge"].contains(&kind), "{line}");
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
             assert!(help.contains(name), "TYPE before HELP: {line}");
             assert!(typed.insert(name.to_owned()), "TYPE twice: {line}");
+            if kind == "histogram" {
+                histograms.insert(name.to_owned());
+            }
             continue;
         }
         assert!(
@@ -663,7 +671,31 @@ fn parse_exposition(text: &str) -> std::collections::BTreeMap<String, u64> {
             "stray line {line:?}"
         );
         let (series, value) = line.rsplit_once(' ').expect("sample: series value");
-        let value: u64 = value.parse().unwrap_or_else(|_| panic!("value in {line}"));
+        let histogram_of = |suffix: &str| {
+            let family = series.split('{').next()?.strip_suffix(suffix)?;
+            histograms.contains(family).then(|| family.to_owned())
+        };
+        let value: u64 = if histogram_of("_sum").is_some() {
+            let seconds: f64 = value.parse().unwrap_or_else(|_| panic!("value in {line}"));
+            assert!(seconds.is_finite() && seconds >= 0.0, "{line}");
+            (seconds * 1e6).round() as u64
+        } else {
+            value.parse().unwrap_or_else(|_| panic!("value in {line}"))
+        };
+        if let Some(family) = histogram_of("_bucket") {
+            let (values, ended) = buckets.entry(family).or_default();
+            assert!(!*ended, "bucket after +Inf: {line}");
+            assert!(
+                values.last().is_none_or(|&v| v <= value),
+                "not cumulative: {line}"
+            );
+            values.push(value);
+            *ended = series.contains("le=\"+Inf\"");
+        }
+        if let Some(family) = histogram_of("_count") {
+            let (values, ended) = buckets.get(&family).expect("_count after the buckets");
+            assert!(*ended && values.last() == Some(&value), "{line}");
+        }
         let name = match series.split_once('{') {
             None => series,
             Some((name, labels)) => {
@@ -681,7 +713,12 @@ fn parse_exposition(text: &str) -> std::collections::BTreeMap<String, u64> {
             }
         };
         assert!(is_name(name), "{line}");
-        assert!(typed.contains(name), "sample before its TYPE: {line}");
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .filter(|f| histograms.contains(*f))
+            .unwrap_or(name);
+        assert!(typed.contains(family), "sample before its TYPE: {line}");
         assert!(
             samples.insert(series.to_owned(), value).is_none(),
             "twice: {line}"
@@ -690,11 +727,23 @@ fn parse_exposition(text: &str) -> std::collections::BTreeMap<String, u64> {
     for name in &help {
         assert!(typed.contains(name), "HELP without TYPE: {name}");
         assert!(
-            samples
-                .keys()
-                .any(|k| k == name || k.starts_with(&format!("{name}{{"))),
+            samples.keys().any(|k| k == name
+                || k.starts_with(&format!("{name}{{"))
+                || (histograms.contains(name) && k.starts_with(&format!("{name}_")))),
             "no sample of {name}"
         );
+    }
+    for name in &histograms {
+        assert!(
+            buckets.get(name).is_some_and(|b| b.1),
+            "{name}: no +Inf bucket"
+        );
+        for part in ["_sum", "_count"] {
+            assert!(
+                samples.contains_key(&format!("{name}{part}")),
+                "{name}{part} missing"
+            );
+        }
     }
     samples
 }
@@ -769,6 +818,11 @@ fn metrics_page_counts_queries_answers_and_connections() {
         assert_eq!(m.get(series), Some(&value), "{series} in\n{body}");
     }
     assert!(m["whoisd_bytes_sent_total"] > 6 * 200, "{body}");
+    // Every answer was timed, each well under 2 s.
+    let latency = "whoisd_answer_duration_seconds";
+    assert_eq!(m[&format!("{latency}_count")], 8, "{body}");
+    assert_eq!(m[&format!("{latency}_bucket{{le=\"2\"}}")], 8, "{body}");
+    assert!(m[&format!("{latency}_sum")] < 8 * 2_000_000, "{body}");
 
     // HEAD: the headers alone; other paths 404, other methods 405.
     let (code, headers, body) = http("HEAD", &url);
@@ -896,6 +950,7 @@ fn contact_budget_takes_back_the_answer_and_operators_see_the_counters() {
     assert!(a.contains("% status limited-rate:0\r\n"), "{a}");
     assert!(a.contains("% status answers-hit:"), "{a}");
     assert!(a.contains("% status connections-open:"), "{a}");
+    assert!(a.contains("% status answer-latency:p50 <= "), "{a}");
     assert!(a.ends_with("%ok\r\n%ok\r\n"), "{a}");
     // The metrics page agrees.
     let (code, _, body) = http("GET", &format!("http://{metrics}/metrics"));

@@ -17,7 +17,9 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 use crate::limits::Limiter;
 use crate::server::Stats;
@@ -25,6 +27,107 @@ use crate::session::StatusReport;
 
 /// Longest request head the metrics port reads; longer ones get 431.
 pub const MAX_REQUEST: usize = 8 * 1024;
+
+/// Upper bounds of the answer-latency buckets, in microseconds; a last bucket (+Inf) holds
+/// the rest. Fine around a millisecond (the service's own target), and up to the 2 s round
+/// trip of ICANN's RDDS service level.
+pub const LATENCY_BOUNDS_US: [u64; 14] = [
+    25, 50, 100, 250, 500, 750, 1_000, 2_500, 5_000, 10_000, 50_000, 250_000, 1_000_000, 2_000_000,
+];
+/// Buckets of [`LatencyHistogram`]: one per bound, and +Inf.
+pub const LATENCY_BUCKETS: usize = LATENCY_BOUNDS_US.len() + 1;
+
+/// How long answers took inside the server: from the read that received the query to the
+/// write that handed the answer's last byte to the kernel (answers written together count
+/// from the read of the first of them). One per worker, bumped only by its worker (Relaxed
+/// atomics, once per write that completes answers, not per answer), added up by readers.
+/// Time in the socket buffers either side, and on the network, is not in it.
+#[derive(Debug, Default)]
+pub struct LatencyHistogram {
+    counts: [AtomicU64; LATENCY_BUCKETS],
+    sum_us: AtomicU64,
+}
+
+impl LatencyHistogram {
+    /// Records `answers` answers that each took `took`.
+    pub fn record(&self, took: Duration, answers: u64) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let bucket = bucket_of(us);
+        self.counts[bucket].fetch_add(answers, Relaxed);
+        self.sum_us.fetch_add(us.saturating_mul(answers), Relaxed);
+    }
+
+    /// Adds this histogram's counts to `to`.
+    pub fn add_to(&self, to: &mut LatencySnapshot) {
+        for (sum, c) in to.counts.iter_mut().zip(&self.counts) {
+            *sum += c.load(Relaxed);
+        }
+        to.sum_us += self.sum_us.load(Relaxed);
+    }
+}
+
+/// The bucket of a latency of `us` microseconds: the first whose bound is at least `us`.
+fn bucket_of(us: u64) -> usize {
+    LATENCY_BOUNDS_US
+        .iter()
+        .position(|&b| us <= b)
+        .unwrap_or(LATENCY_BOUNDS_US.len())
+}
+
+/// The counts of one or more [`LatencyHistogram`]s at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LatencySnapshot {
+    /// Answers per bucket (not cumulative), the last one +Inf.
+    pub counts: [u64; LATENCY_BUCKETS],
+    /// The sum of all latencies, microseconds.
+    pub sum_us: u64,
+}
+
+impl LatencySnapshot {
+    /// Answers timed.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// The bound of the bucket that holds quantile `q` (0 to 1) of the answers: at least
+    /// that share of them took no longer. `None` with no answers timed, or when the quantile
+    /// falls in the +Inf bucket (over the last bound).
+    pub fn quantile_bound_us(&self, q: f64) -> Option<u64> {
+        let total = self.count();
+        if total == 0 {
+            return None;
+        }
+        // The rank of the quantile (1-based), as Prometheus' histogram_quantile counts it.
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return LATENCY_BOUNDS_US.get(i).copied();
+            }
+        }
+        None
+    }
+
+    /// The `-status` summary: `p50 <= 100 us, p99 <= 750 us, p99.9 <= 2500 us (N answers)`.
+    pub fn summary(&self) -> String {
+        let total = self.count();
+        if total == 0 {
+            return "no answers timed yet".into();
+        }
+        let bound = |q: f64| match self.quantile_bound_us(q) {
+            Some(b) => format!("<= {b} us"),
+            None => format!("> {} us", LATENCY_BOUNDS_US[LATENCY_BOUNDS_US.len() - 1]),
+        };
+        format!(
+            "p50 {}, p99 {}, p99.9 {} ({total} answers, mean {} us)",
+            bound(0.5),
+            bound(0.99),
+            bound(0.999),
+            self.sum_us / total
+        )
+    }
+}
 
 /// The counters at one moment (each read on its own; Relaxed, so figures taken together
 /// may be a few events apart).
@@ -64,6 +167,8 @@ pub struct Snapshot {
     pub answer_cache_misses: u64,
     /// Cached answers dropped because a generation switch changed what they read.
     pub answer_cache_invalidated: u64,
+    /// How long answers took inside the server ([`LatencyHistogram`]).
+    pub latency: LatencySnapshot,
     /// The limiter's figures, when the process has one.
     pub limits: Option<LimitSnapshot>,
 }
@@ -111,6 +216,7 @@ impl Snapshot {
             answer_cache_hits: totals.answer_cache_hits,
             answer_cache_misses: totals.answer_cache_misses,
             answer_cache_invalidated: totals.answer_cache_invalidated,
+            latency: totals.latency,
             limits: limiter.map(|l| {
                 let c = &l.counters;
                 LimitSnapshot {
@@ -147,6 +253,7 @@ impl Snapshot {
         n("answer-cache-hits", self.answer_cache_hits);
         n("answer-cache-misses", self.answer_cache_misses);
         n("answer-cache-invalidated", self.answer_cache_invalidated);
+        line("answer-latency", &self.latency.summary());
         let Some(l) = &self.limits else {
             line(
                 "limits",
@@ -273,6 +380,29 @@ pub fn exposition(s: &Snapshot, out: &mut String) {
         "Sources the limiter tracks now.",
         &[("", l.sources)],
     );
+    // The answer latency, as a Prometheus histogram: cumulative buckets, sum in seconds.
+    let name = "whoisd_answer_duration_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time from the read that received a query to the write that finished \
+         its answer (whois and RWhois; socket buffers and network not included)."
+    );
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    let mut cumulative = 0;
+    for (i, c) in s.latency.counts.iter().enumerate() {
+        cumulative += c;
+        match LATENCY_BOUNDS_US.get(i) {
+            Some(&us) => {
+                let le = us as f64 / 1e6;
+                let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+            }
+            None => {
+                let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+            }
+        }
+    }
+    let _ = writeln!(out, "{name}_sum {}", s.latency.sum_us as f64 / 1e6);
+    let _ = writeln!(out, "{name}_count {cumulative}");
 }
 
 /// The `-status` figures for operators: the process's counters and limits.
@@ -499,17 +629,110 @@ mod tests {
         for l in text.lines() {
             if let Some(rest) = l.strip_prefix("# TYPE ") {
                 let (name, kind) = rest.split_once(' ').unwrap();
-                assert!(kind == "counter" || kind == "gauge");
+                assert!(["counter", "gauge", "histogram"].contains(&kind), "{l}");
                 assert!(typed.insert(name.to_owned()), "TYPE twice: {name}");
             } else if !l.starts_with("# HELP ") {
                 let name = l.split(['{', ' ']).next().unwrap();
-                assert!(typed.contains(name), "sample before its TYPE: {l}");
+                let family = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|suffix| name.strip_suffix(suffix))
+                    .filter(|f| typed.contains(*f))
+                    .unwrap_or(name);
+                assert!(typed.contains(family), "sample before its TYPE: {l}");
             }
         }
         // Without a limiter the families are there, at zero.
         let mut bare = String::new();
         exposition(&Snapshot::default(), &mut bare);
         assert!(bare.contains("whoisd_limited_total{limit=\"deny\"} 0\n"));
+    }
+
+    #[test]
+    fn latencies_fall_in_the_first_bucket_at_least_as_long() {
+        assert_eq!(bucket_of(0), 0);
+        assert_eq!(bucket_of(25), 0);
+        assert_eq!(bucket_of(26), 1);
+        assert_eq!(bucket_of(1_000), 6);
+        assert_eq!(bucket_of(1_001), 7);
+        assert_eq!(bucket_of(2_000_000), LATENCY_BOUNDS_US.len() - 1);
+        assert_eq!(bucket_of(2_000_001), LATENCY_BOUNDS_US.len());
+        assert_eq!(bucket_of(u64::MAX), LATENCY_BOUNDS_US.len());
+        assert!(LATENCY_BOUNDS_US.windows(2).all(|w| w[0] < w[1]));
+
+        let h = LatencyHistogram::default();
+        h.record(Duration::from_micros(40), 97);
+        h.record(Duration::from_micros(600), 2);
+        h.record(Duration::from_secs(3), 1);
+        h.record(Duration::MAX, 0);
+        let mut s = LatencySnapshot::default();
+        h.add_to(&mut s);
+        h.add_to(&mut s); // two workers with the same figures
+        assert_eq!(s.count(), 200);
+        assert_eq!(s.counts[1], 194);
+        assert_eq!(s.counts[5], 4);
+        assert_eq!(s.counts[LATENCY_BUCKETS - 1], 2);
+        assert_eq!(s.sum_us, 2 * (97 * 40 + 2 * 600 + 3_000_000));
+    }
+
+    #[test]
+    fn quantiles_name_the_bucket_that_holds_them() {
+        let mut s = LatencySnapshot::default();
+        assert_eq!(s.quantile_bound_us(0.99), None);
+        assert_eq!(s.summary(), "no answers timed yet");
+        s.counts[2] = 990; // <= 100 us
+        s.counts[6] = 9; // <= 1 ms
+        s.counts[LATENCY_BUCKETS - 1] = 1; // over 2 s
+        s.sum_us = 1_000_000;
+        assert_eq!(s.quantile_bound_us(0.0), Some(100));
+        assert_eq!(s.quantile_bound_us(0.5), Some(100));
+        // Rank 990 of 1,000 is the last answer of the first bucket; 991 is past it.
+        assert_eq!(s.quantile_bound_us(0.99), Some(100));
+        assert_eq!(s.quantile_bound_us(0.991), Some(1_000));
+        assert_eq!(s.quantile_bound_us(0.999), Some(1_000));
+        assert_eq!(s.quantile_bound_us(1.0), None);
+        assert_eq!(
+            s.summary(),
+            "p50 <= 100 us, p99 <= 100 us, p99.9 <= 1000 us (1000 answers, mean 1000 us)"
+        );
+        s.counts[LATENCY_BUCKETS - 1] = 10;
+        assert!(
+            s.summary().contains("p99.9 > 2000000 us"),
+            "{}",
+            s.summary()
+        );
+    }
+
+    #[test]
+    fn the_latency_histogram_is_cumulative_in_seconds() {
+        let mut latency = LatencySnapshot::default();
+        latency.counts[0] = 5;
+        latency.counts[3] = 2;
+        latency.counts[LATENCY_BUCKETS - 1] = 1;
+        latency.sum_us = 2_500_000;
+        let s = Snapshot {
+            latency,
+            ..Snapshot::default()
+        };
+        let mut text = String::new();
+        exposition(&s, &mut text);
+        let name = "whoisd_answer_duration_seconds";
+        for want in [
+            format!("# TYPE {name} histogram\n"),
+            format!("{name}_bucket{{le=\"0.000025\"}} 5\n"),
+            format!("{name}_bucket{{le=\"0.0001\"}} 5\n"),
+            format!("{name}_bucket{{le=\"0.00025\"}} 7\n"),
+            format!("{name}_bucket{{le=\"0.001\"}} 7\n"),
+            format!("{name}_bucket{{le=\"2\"}} 7\n"),
+            format!("{name}_bucket{{le=\"+Inf\"}} 8\n"),
+            format!("{name}_sum 2.5\n"),
+            format!("{name}_count 8\n"),
+        ] {
+            assert!(text.contains(&want), "{want} in\n{text}");
+        }
+        assert_eq!(
+            text.matches(&format!("{name}_bucket")).count(),
+            LATENCY_BUCKETS
+        );
     }
 
     #[test]

@@ -55,7 +55,7 @@ use socket2::{Domain, Socket, Type};
 use crate::cache::AnswerCache;
 use crate::limits::Limiter;
 use crate::live::LiveDb;
-use crate::metrics::{self, ProcessReport, Snapshot};
+use crate::metrics::{self, LatencyHistogram, LatencySnapshot, ProcessReport, Snapshot};
 use crate::register::{self, Registrar};
 use crate::session::{Dialect, Session, SessionConfig, StatusReport, Step};
 
@@ -203,6 +203,8 @@ pub struct Counters {
     pub answer_cache_misses: AtomicU64,
     /// See [`Counters::answer_cache_hits`].
     pub answer_cache_invalidated: AtomicU64,
+    /// How long the worker's answers took, from read to written.
+    pub answer_latency: LatencyHistogram,
 }
 
 /// The sums of every worker's [`Counters`] at one moment.
@@ -220,6 +222,7 @@ pub struct Totals {
     pub answer_cache_hits: u64,
     pub answer_cache_misses: u64,
     pub answer_cache_invalidated: u64,
+    pub latency: LatencySnapshot,
 }
 
 /// Counters of one process, updated with Relaxed atomics (no lock); read by `-status` for
@@ -302,6 +305,7 @@ impl Stats {
             t.answer_cache_hits += n(&c.answer_cache_hits);
             t.answer_cache_misses += n(&c.answer_cache_misses);
             t.answer_cache_invalidated += n(&c.answer_cache_invalidated);
+            c.answer_latency.add_to(&mut t.latency);
         }
         t
     }
@@ -568,6 +572,12 @@ struct Conn {
     limiter: Option<Arc<Limiter>>,
     /// The ticket of the registration this connection waits for ([`Phase::Registering`]).
     awaiting: Option<u64>,
+    /// When the last read that brought input returned.
+    read_at: Instant,
+    /// Answers in `out` whose last byte is not written yet ([`Counters::answer_latency`]).
+    owed: u64,
+    /// When the first of them was read.
+    owed_since: Instant,
 }
 
 impl Conn {
@@ -579,6 +589,7 @@ impl Conn {
         phase: Phase,
         out_capacity: usize,
     ) -> Conn {
+        let now = Instant::now();
         Conn {
             stream,
             proto,
@@ -592,12 +603,15 @@ impl Conn {
             phase,
             read_eof: false,
             may_read: true,
-            last_active: Instant::now(),
+            last_active: now,
             at_line_start: true,
             answered: false,
             line_has_content: false,
             limiter: None,
             awaiting: None,
+            read_at: now,
+            owed: 0,
+            owed_since: now,
         }
     }
 }
@@ -687,6 +701,7 @@ impl Conn {
                             self.input.extend_from_slice(&buf[..n]);
                             self.in_pos = 0;
                             self.last_active = Instant::now();
+                            self.read_at = self.last_active;
                             if n < buf.len() && !ready.closed {
                                 can_read = false;
                                 self.may_read = false;
@@ -723,6 +738,12 @@ impl Conn {
                 }
             }
             if self.sent == self.out.len() {
+                if self.owed > 0 {
+                    // `last_active` is when the write that finished them returned.
+                    let took = self.last_active.saturating_duration_since(self.owed_since);
+                    stats.answer_latency.record(took, self.owed);
+                    self.owed = 0;
+                }
                 self.out.clear();
                 self.sent = 0;
                 if self.out.capacity() > KEEP_CAPACITY {
@@ -836,6 +857,14 @@ impl Conn {
             self.input.clear();
             self.in_pos = 0;
             return false;
+        }
+        let answers = u64::from(t.hits) + u64::from(t.no_match) + u64::from(t.errors);
+        let answers = answers + u64::from(t.directives);
+        if answers > 0 {
+            if self.owed == 0 {
+                self.owed_since = self.read_at;
+            }
+            self.owed += answers;
         }
         for (counter, n) in [
             (&stats.hits, t.hits),

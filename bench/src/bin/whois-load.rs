@@ -12,6 +12,7 @@ use bench::load::answer::{DEFAULT_LIMITED_MARKERS, Markers};
 use bench::load::baseline::{BaselineServer, fixed_answer};
 use bench::load::client::{self, ClientConfig, Limit, Mode};
 use bench::load::mix::{DEFAULT_MIX, Mix, QueryPool};
+use bench::load::server_latency;
 use bench::load::stats::Report;
 use bench::load::watch::Watcher;
 use bench::load::{compare, probe_answer_bytes, rendered_answer_bytes};
@@ -153,6 +154,11 @@ struct Cli {
     /// Same as --watch-pid, comma-separated.
     #[arg(long, value_name = "PID,...", value_delimiter = ',')]
     watch_pids: Vec<u32>,
+    /// Scrape this whoisd metrics port (`whoisd --metrics ADDR`) when the measured window
+    /// opens and when the load ends, and report the server's own answer latency over the
+    /// window (read to written, bucket bounds; `run` only).
+    #[arg(long, value_name = "ADDR")]
+    server_metrics: Option<SocketAddr>,
 }
 
 fn main() -> ExitCode {
@@ -272,8 +278,12 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         .collect();
     if !watch_pids.is_empty() && action == Action::Compare {
         bail!(
-            "--watch-pid goes with `run` (compare alternates the baseline and the target, so              the target's CPU use over the whole would mean little)"
+            "--watch-pid goes with `run` (compare alternates the baseline and the target, so \
+             the target's CPU use over the whole would mean little)"
         );
+    }
+    if cli.server_metrics.is_some() && action != Action::Run {
+        bail!("--server-metrics goes with `run` (the whoisd it scrapes is the one measured)");
     }
     cfg.validate().map_err(anyhow::Error::msg)?;
     let config_json = json!({
@@ -293,6 +303,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         "rate": cli.rate,
         "spin": cli.spin,
         "watch_pids": watch_pids,
+        "server_metrics": cli.server_metrics.map(|a| a.to_string()),
     });
 
     // The baseline server, when one is needed.
@@ -363,8 +374,19 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                 let from = Instant::now() + cfg.warmup;
                 Some(Watcher::start(&watch_pids, from, WATCH_EVERY)?)
             };
+            let window = match cli.server_metrics {
+                None => None,
+                Some(addr) => Some(
+                    server_latency::Window::open(addr, Instant::now() + cfg.warmup)
+                        .map_err(|e| anyhow::anyhow!("--server-metrics: {e}"))?,
+                ),
+            };
             let stats = client::run(&cfg, &pool);
             let watched = watcher.map(Watcher::stop);
+            let server_said = window
+                .map(server_latency::Window::close)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--server-metrics: {e}"))?;
             let stats = stats.with_context(|| format!("load on {}", cfg.target))?;
             let report = stats.report(&label);
             if cli.json {
@@ -375,12 +397,18 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                 if let Some(w) = &watched {
                     o["watch"] = w.to_json(report.queries_per_sec);
                 }
+                if let Some(h) = &server_said {
+                    o["server_latency"] = h.to_json();
+                }
                 println!("{o}");
             } else {
                 print!("{}", header(&cfg, cli));
                 print!("{}", report.table());
                 if let Some(w) = &watched {
                     print!("{}", w.table(report.queries_per_sec));
+                }
+                if let Some(h) = &server_said {
+                    print!("{}", h.table());
                 }
             }
             if let Some(p) = &report.pacing

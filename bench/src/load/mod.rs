@@ -8,6 +8,8 @@
 //! - [`baseline`]: the trivial in-process server that the real one is compared with.
 //! - [`pace`]: the open-loop send schedule of `--rate`.
 //! - [`watch`]: `--watch-pid`, the measured server's memory and CPU from `/proc`.
+//! - [`server_latency`]: `--server-metrics`, the server's own answer-latency histogram over
+//!   the measured window.
 //!
 //! This module adds what spans them: the size of a real answer ([`probe_answer_bytes`],
 //! [`rendered_answer_bytes`]) for the baseline, and [`compare`], which alternates baseline and
@@ -18,6 +20,7 @@ pub mod baseline;
 pub mod client;
 pub mod mix;
 pub mod pace;
+pub mod server_latency;
 pub mod stats;
 pub mod watch;
 
