@@ -127,6 +127,7 @@ fn start(work: &Path) -> (Up, String) {
         .arg(work)
         .args(["--whois", "127.0.0.1:0", "--rwhois", "127.0.0.1:0"])
         .args(["--health", "127.0.0.1:0", "--rdap", "127.0.0.1:0"])
+        .args(["--metrics", "127.0.0.1:0"])
         .args(["--epp", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -230,6 +231,27 @@ fn registry_up_serves_whois_rdap_and_epp_and_stops_on_sigint() {
         let text = String::from_utf8_lossy(&o.stdout);
         assert!(text.contains("Domain Name: test.coop"), "{text}");
     }
+    // Each clone's metrics page; together they timed every answer above.
+    let metrics: Vec<SocketAddr> = ready
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("metrics="))
+        .unwrap_or_else(|| panic!("no metrics= in {ready:?}"))
+        .split(',')
+        .map(|a| a.parse().unwrap())
+        .collect();
+    assert_eq!(metrics.len(), 3, "{ready}");
+    let mut timed = 0;
+    for m in &metrics {
+        let r = curl(&format!("http://{m}/metrics"), &[]);
+        assert_eq!(r.status, 200, "{m}: {}", r.body);
+        timed += r
+            .body
+            .lines()
+            .find_map(|l| l.strip_prefix("whoisd_answer_duration_seconds_count "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{m}: no answer latency:\n{}", r.body));
+    }
+    assert_eq!(timed, 23, "20 raw queries and 3 by whois(1)");
     let r = curl(&format!("http://{rdap}/domain/test.coop"), &[]);
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("\"ldhName\":\"test.coop\""), "{}", r.body);

@@ -858,8 +858,10 @@ impl Conn {
             self.in_pos = 0;
             return false;
         }
-        let answers = u64::from(t.hits) + u64::from(t.no_match) + u64::from(t.errors);
-        let answers = answers + u64::from(t.directives);
+        let answers: u64 = [t.hits, t.no_match, t.errors, t.directives]
+            .into_iter()
+            .map(u64::from)
+            .sum();
         if answers > 0 {
             if self.owed == 0 {
                 self.owed_since = self.read_at;

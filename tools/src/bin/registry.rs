@@ -235,6 +235,11 @@ struct Up {
     /// a free port each).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4391")]
     health: SocketAddr,
+    /// Prometheus metrics address of the first clone (counters, answer latency); clone N
+    /// uses the port N-1 above it (port 0: a free port each). Keep it on loopback or a
+    /// management network.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9391")]
+    metrics: SocketAddr,
     /// RDAP and web address (rdapd).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     rdap: SocketAddr,
@@ -619,6 +624,7 @@ struct Addrs {
     whois: SocketAddr,
     rwhois: SocketAddr,
     health: Vec<SocketAddr>,
+    metrics: Vec<SocketAddr>,
     rdap: SocketAddr,
     epp: SocketAddr,
 }
@@ -642,16 +648,21 @@ fn start_all(
     sup.wait_for(i, READY, |l| l.contains("watching").then_some(()))?;
     // The first clone binds the ports (port 0: free ones); the others join them.
     let (mut whois, mut rwhois) = (o.whois, o.rwhois);
-    let mut health = Vec::new();
-    for n in 1..=o.clones {
-        let mut h = o.health;
-        if h.port() != 0 {
-            h.set_port(h.port().saturating_add(n - 1));
+    let (mut health, mut metrics) = (Vec::new(), Vec::new());
+    // Clone N's own port: the first clone's plus N-1 (port 0 stays 0: a free one).
+    let nth = |mut a: SocketAddr, n: u16| {
+        if a.port() != 0 {
+            a.set_port(a.port().saturating_add(n - 1));
         }
+        a
+    };
+    for n in 1..=o.clones {
+        let (h, m) = (nth(o.health, n), nth(o.metrics, n));
         let mut cmd = std::process::Command::new(format!("{bin}whoisd"));
         cmd.args(["--listen", &whois.to_string()])
             .args(["--rwhois", &rwhois.to_string()])
-            .args(["--health", &h.to_string()]);
+            .args(["--health", &h.to_string()])
+            .args(["--metrics", &m.to_string()]);
         if let Some(w) = o.workers {
             cmd.args(["--workers", &w.to_string()]);
         }
@@ -659,17 +670,19 @@ fn start_all(
         cmd.arg("--spool").arg(spool);
         cmd.arg(db);
         let i = sup.spawn(&format!("whoisd-{n}"), cmd).map_err(spawn_err)?;
-        let (mut w, mut r, mut hh) = (None, None, None);
+        let (mut w, mut r, mut hh, mut mm) = (None, None, None, None);
         sup.wait_for(i, READY, |l| {
             w = w.or_else(|| listening(l, "whois"));
             r = r.or_else(|| listening(l, "rwhois"));
             hh = hh.or_else(|| listening(l, "health"));
-            Some((w?, r?, hh?))
+            mm = mm.or_else(|| listening(l, "metrics"));
+            Some((w?, r?, hh?, mm?))
         })
-        .map(|(w, r, hh)| {
+        .map(|(w, r, hh, mm)| {
             whois = w;
             rwhois = r;
             health.push(hh);
+            metrics.push(mm);
         })?;
     }
     let mut cmd = std::process::Command::new(format!("{bin}rdapd"));
@@ -706,6 +719,7 @@ fn start_all(
         whois,
         rwhois,
         health,
+        metrics,
         rdap,
         epp,
     })
@@ -715,13 +729,14 @@ fn print_usage(log: &Log, a: &Addrs, spool: &Path, certs: &Path) {
     let (wh, wp) = (a.whois.ip(), a.whois.port());
     let c = certs.display();
     let mut text = format!(
-        "ready whois={} rwhois={} rdap={} epp={} health={}\n\
+        "ready whois={} rwhois={} rdap={} epp={} health={} metrics={}\n\
          \n\
          whois ({} clones sharing port {wp}):\n\
          \x20 whois -h {wh} -p {wp} test.coop\n\
          \x20 whois -h {wh} -p {wp} 'pop*'\n\
          \x20 RWhois: printf -- '-holdconnect on\\r\\ntest.coop\\r\\n-quit\\r\\n' | nc {} {}\n\
          \x20 health: {}\n\
+         \x20 metrics (queries, answers, answer latency): {}\n\
          RDAP and the search page:\n\
          \x20 curl http://{}/domain/test.coop\n\
          \x20 curl 'http://{}/domains?name=pop*'\n\
@@ -737,12 +752,22 @@ fn print_usage(log: &Log, a: &Addrs, spool: &Path, certs: &Path) {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(","),
+        a.metrics
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
         a.health.len(),
         a.rwhois.ip(),
         a.rwhois.port(),
         a.health
             .iter()
             .map(|h| format!("nc {} {}", h.ip(), h.port()))
+            .collect::<Vec<_>>()
+            .join("; "),
+        a.metrics
+            .iter()
+            .map(|m| format!("curl http://{m}/metrics"))
             .collect::<Vec<_>>()
             .join("; "),
         a.rdap,
