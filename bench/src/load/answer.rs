@@ -162,31 +162,68 @@ impl AnswerReader {
     }
 
     /// Feeds received bytes; calls `event` for each event in stream order.
-    pub fn feed(&mut self, mut data: &[u8], event: &mut impl FnMut(Event)) {
-        while !data.is_empty() {
-            match memchr::memchr(b'\n', data) {
-                None => {
-                    self.bytes += data.len() as u64;
-                    let room = LINE_KEEP.saturating_sub(self.line.len());
-                    self.line.extend_from_slice(&data[..data.len().min(room)]);
-                    return;
-                }
-                Some(i) => {
-                    let (head, rest) = data.split_at(i + 1);
-                    self.bytes += head.len() as u64;
-                    if self.line.is_empty() {
-                        let keep = head.len().min(LINE_KEEP);
-                        self.end_line(&head[..keep], event);
-                    } else {
-                        let room = LINE_KEEP.saturating_sub(self.line.len());
-                        self.line.extend_from_slice(&head[..head.len().min(room)]);
-                        let line = std::mem::take(&mut self.line);
-                        self.end_line(&line, event);
-                        self.line = line;
-                        self.line.clear();
+    pub fn feed(&mut self, data: &[u8], event: &mut impl FnMut(Event)) {
+        self.feed_from(data, true, event);
+    }
+
+    /// [`AnswerReader::feed`]; with `skip`, runs of record lines (lines that cannot start
+    /// with `%`, `>` or `N`) are passed over whole: the next line that can matter is found
+    /// with one substring search per kind of line start ([`LineStarts`]) instead of one
+    /// search per line, which was a third of the load generator's CPU at 400,000 answers/s.
+    /// Without `skip`, every line is looked at (the tests' oracle).
+    fn feed_from(&mut self, data: &[u8], skip: bool, event: &mut impl FnMut(Event)) {
+        let mut starts = LineStarts::default();
+        let mut pos = 0;
+        while pos < data.len() {
+            if skip && self.line.is_empty() && !self.expect_ok && !may_matter(data[pos]) {
+                // At the start of a record line: skip to the next line that may matter.
+                match starts.next(data, pos) {
+                    Some(next) => {
+                        self.bytes += (next - pos) as u64;
+                        pos = next;
                     }
-                    data = rest;
+                    None => {
+                        // Record lines to the end, the last one perhaps unfinished (it
+                        // starts like a record line too, or it would have been found).
+                        let tail =
+                            memchr::memrchr(b'\n', &data[pos..]).map_or(pos, |i| pos + i + 1);
+                        self.bytes += (data.len() - pos) as u64;
+                        let keep = (data.len() - tail).min(LINE_KEEP);
+                        self.line.extend_from_slice(&data[tail..tail + keep]);
+                        return;
+                    }
                 }
+                continue;
+            }
+            pos += self.feed_line(&data[pos..], event);
+        }
+    }
+
+    /// Takes in `data` up to the end of its first line (all of it if no line ends there);
+    /// returns the bytes taken.
+    fn feed_line(&mut self, data: &[u8], event: &mut impl FnMut(Event)) -> usize {
+        match memchr::memchr(b'\n', data) {
+            None => {
+                self.bytes += data.len() as u64;
+                let room = LINE_KEEP.saturating_sub(self.line.len());
+                self.line.extend_from_slice(&data[..data.len().min(room)]);
+                data.len()
+            }
+            Some(i) => {
+                let head = &data[..=i];
+                self.bytes += head.len() as u64;
+                if self.line.is_empty() {
+                    let keep = head.len().min(LINE_KEEP);
+                    self.end_line(&head[..keep], event);
+                } else {
+                    let room = LINE_KEEP.saturating_sub(self.line.len());
+                    self.line.extend_from_slice(&head[..head.len().min(room)]);
+                    let line = std::mem::take(&mut self.line);
+                    self.end_line(&line, event);
+                    self.line = line;
+                    self.line.clear();
+                }
+                head.len()
             }
         }
     }
@@ -236,7 +273,7 @@ impl AnswerReader {
             }
         }
         // Most lines are record lines: only `%`, `>` and `N` lines mean anything here.
-        if !matches!(line.first(), Some(b'%' | b'>' | b'N' | b'n')) {
+        if !line.first().copied().is_some_and(may_matter) {
             return;
         }
         if starts_with_ci(line, TERMINATOR) {
@@ -270,6 +307,50 @@ impl AnswerReader {
             Some(b'N' | b'n') if starts_with_ci(line, b"no match for") => self.no_match = true,
             _ => {}
         }
+    }
+}
+
+/// Can a line starting with `b` end an answer or say what kind it is (`%` notices and
+/// errors, the `>>>` terminator, `No match for`)? Other lines are records.
+fn may_matter(b: u8) -> bool {
+    matches!(b, b'%' | b'>' | b'N' | b'n')
+}
+
+/// Searchers for the line starts that [`may_matter`], as the two bytes `\n` and the start
+/// (built once).
+fn finders() -> &'static [memchr::memmem::Finder<'static>; 4] {
+    static FINDERS: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 4]> =
+        std::sync::LazyLock::new(|| {
+            [b"\n%", b"\n>", b"\nN", b"\nn"].map(memchr::memmem::Finder::new)
+        });
+    &FINDERS
+}
+
+/// Finds, in one buffer, the next line that starts with a byte that [`may_matter`]: one
+/// substring search per kind of start, each remembered until the position passes it, so
+/// each kind costs at most one pass over the buffer however many lines it skips.
+#[derive(Debug, Default)]
+struct LineStarts {
+    /// Per kind: where its next `\n` was found (`Some(usize::MAX)`: nowhere after the
+    /// last search), or `None` before the first search.
+    found: [Option<usize>; 4],
+}
+
+impl LineStarts {
+    /// The start of the first line after `from` (a line start) whose first byte
+    /// [`may_matter`], or `None` when no such line starts in `data`. `from` never goes
+    /// backwards between calls on one buffer.
+    fn next(&mut self, data: &[u8], from: usize) -> Option<usize> {
+        let mut best = usize::MAX;
+        for (found, needle) in self.found.iter_mut().zip(finders()) {
+            let at = match *found {
+                Some(at) if at == usize::MAX || at >= from => at,
+                _ => needle.find(&data[from..]).map_or(usize::MAX, |i| from + i),
+            };
+            *found = Some(at);
+            best = best.min(at);
+        }
+        best.checked_add(1)
     }
 }
 
@@ -490,5 +571,117 @@ mod tests {
                 ..
             }]
         ));
+    }
+
+    /// Feeds `stream` cut at `cuts`, with or without skipping record lines; returns the
+    /// events, the unfinished answer's bytes and what `finish` says of it.
+    fn events_of(
+        stream: &[u8],
+        cuts: &[usize],
+        expect_ok: bool,
+        skip: bool,
+    ) -> (Vec<Event>, u64, Option<AnswerKind>) {
+        let mut r = AnswerReader::new(Markers::default());
+        r.expect_ok(expect_ok);
+        let mut events = Vec::new();
+        let mut at = 0;
+        for &c in cuts.iter().chain(std::iter::once(&stream.len())) {
+            let c = c.clamp(at, stream.len());
+            r.feed_from(&stream[at..c], skip, &mut |e| events.push(e));
+            at = c;
+        }
+        let pending = r.pending_bytes();
+        (events, pending, r.finish())
+    }
+
+    #[test]
+    fn skipping_record_lines_changes_nothing_against_reading_every_line() {
+        // Lines of every kind that matters and of kinds that look like them in part.
+        let long = format!("Remarks: {}\r\n", "x%>Nn ".repeat(300));
+        let vocabulary: Vec<String> = vec![
+            "Domain Name: example.coop\r\n".into(),
+            "Name Server: ns1.example.coop\r\n".into(),
+            "name server: lower case\r\n".into(),
+            "Registrant Name: N. Nobody\r\n".into(),
+            "% More records match (-limit).\r\n".into(),
+            "% Error: missing search term\r\n".into(),
+            "% Error: query rate limit exceeded; retry after 10 s\r\n".into(),
+            "%error 501 Service Not Available\r\n".into(),
+            "No match for \"zz.coop\".\r\n".into(),
+            "no match for zz\n".into(),
+            "Notes: 50% off > all\r\n".into(),
+            ">> not the end\r\n".into(),
+            "\r\n".into(),
+            "\n".into(),
+            "   % indented, a record\r\n".into(),
+            long,
+            "\r\n>>> Last update of whois database: 2026-11-23T00:00:00Z <<<\r\n".into(),
+            ">>> last update of whois database: lower case <<<\n".into(),
+        ];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rand = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let mut answers = 0;
+        for case in 0..400 {
+            let expect_ok = case % 3 == 0;
+            let mut s = String::new();
+            if expect_ok {
+                s.push_str(BANNER);
+                s.push_str(if case % 2 == 0 {
+                    "%ok\r\n"
+                } else {
+                    "%error 501 x\r\n"
+                });
+            }
+            for _ in 0..rand(60) {
+                s.push_str(&vocabulary[rand(vocabulary.len())]);
+            }
+            if rand(2) == 0 {
+                // An unfinished last line.
+                let l = &vocabulary[rand(vocabulary.len())];
+                s.push_str(&l[..rand(l.len())]);
+            }
+            let s = s.into_bytes();
+            let mut cuts: Vec<usize> = (0..rand(8)).map(|_| rand(s.len() + 1)).collect();
+            cuts.sort_unstable();
+            let want = events_of(&s, &cuts, expect_ok, false);
+            assert_eq!(
+                events_of(&s, &cuts, expect_ok, true),
+                want,
+                "case {case}, cuts {cuts:?}:\n{}",
+                String::from_utf8_lossy(&s)
+            );
+            answers += want.0.len();
+        }
+        // The cases did exercise answers (the oracle agreeing on nothing proves nothing).
+        assert!(answers > 1000, "{answers}");
+
+        // Record lines whose middle reads like a line that matters, cut at every byte: a
+        // reader that lost track of where a line began would see an error or an end there.
+        let tricky = format!(
+            "Remarks: see % Error: not one\r\nRemarks: x >>> Last update of whois database: no \
+             <<<\r\nRemarks: No match for \"y\"\r\nDomain Name: a.coop\r\n{LAST}"
+        );
+        let tricky = tricky.as_bytes();
+        let want = events_of(tricky, &[], false, false);
+        assert_eq!(
+            want.0,
+            vec![Event::Answer {
+                kind: AnswerKind::Hit,
+                bytes: tricky.len() as u64
+            }]
+        );
+        for i in 0..=tricky.len() {
+            assert_eq!(events_of(tricky, &[i], false, true), want, "split at {i}");
+            assert_eq!(
+                events_of(tricky, &[i, i + 1], false, true),
+                want,
+                "split at {i}"
+            );
+        }
     }
 }
