@@ -387,13 +387,24 @@ mod tests {
     }
 
     fn run_split(stream: &[u8], cuts: &[usize], expect_ok: bool) -> (Vec<Event>, AnswerReader) {
+        feed_split(stream, cuts, expect_ok, true)
+    }
+
+    /// Feeds `stream` cut at `cuts` to a new reader, with or without skipping record lines
+    /// ([`AnswerReader::feed_from`]); returns the events and the reader.
+    fn feed_split(
+        stream: &[u8],
+        cuts: &[usize],
+        expect_ok: bool,
+        skip: bool,
+    ) -> (Vec<Event>, AnswerReader) {
         let mut r = AnswerReader::new(Markers::default());
         r.expect_ok(expect_ok);
         let mut events = Vec::new();
         let mut at = 0;
         for &c in cuts.iter().chain(std::iter::once(&stream.len())) {
             let c = c.clamp(at, stream.len());
-            r.feed(&stream[at..c], &mut |e| events.push(e));
+            r.feed_from(&stream[at..c], skip, &mut |e| events.push(e));
             at = c;
         }
         (events, r)
@@ -581,15 +592,7 @@ mod tests {
         expect_ok: bool,
         skip: bool,
     ) -> (Vec<Event>, u64, Option<AnswerKind>) {
-        let mut r = AnswerReader::new(Markers::default());
-        r.expect_ok(expect_ok);
-        let mut events = Vec::new();
-        let mut at = 0;
-        for &c in cuts.iter().chain(std::iter::once(&stream.len())) {
-            let c = c.clamp(at, stream.len());
-            r.feed_from(&stream[at..c], skip, &mut |e| events.push(e));
-            at = c;
-        }
+        let (events, mut r) = feed_split(stream, cuts, expect_ok, skip);
         let pending = r.pending_bytes();
         (events, pending, r.finish())
     }
